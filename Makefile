@@ -1,0 +1,39 @@
+# Two commands on a fresh machine with only Python and make:
+#   make sync   bootstrap .venv, install, run the main job against config.example.toml
+#   make test   bootstrap .venv with test extras, lint (ruff, mypy) and run the whole suite
+PYTHON ?= python3
+VENV ?= .venv
+CONFIG ?= config.example.toml
+BIN := $(VENV)/bin
+
+.PHONY: sync test lint pytest bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+sync: $(VENV)/.installed
+	$(BIN)/territory-sync sync --config $(CONFIG)
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+pytest: $(VENV)/.installed-test
+	$(BIN)/pytest -q
+
+test: lint pytest
+
+bench: $(VENV)/.installed-test
+	$(BIN)/python bench/engine.py
+
+clean:
+	rm -rf $(VENV) .territory-sync .pytest_cache .mypy_cache .ruff_cache

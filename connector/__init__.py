@@ -1,0 +1,1 @@
+"""The CRM's HTTP API: OAuth, one send path, paging, typed endpoint methods, the error tree."""

@@ -1,0 +1,83 @@
+"""Named defaults and the connection value the client is built from.
+
+Every default lives here, once. ``jobs.settings`` overrides them per tenant from config; the
+connector never reads config files or the environment itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+API_VERSION = "v8"
+
+DEFAULT_CONNECT_TIMEOUT_S = 10.0
+DEFAULT_READ_TIMEOUT_S = 60.0
+MAX_ATTEMPTS = 5  # per call, the first try included
+MAX_RETRY_AFTER_S = 120.0  # a longer Retry-After is capped to this
+BACKOFF_INITIAL_S = 1.0
+BACKOFF_MAX_S = 60.0
+
+MAX_PAGE_SIZE = 200  # records, users and territories per GET page
+DISCRETE_PAGE_WINDOW = 2000  # records reachable with page/per_page; past it, page_token
+PAGED_READ_CEILING = 100_000  # records reachable by paged reads at all; past it, Bulk Read
+MAX_FIELDS_PER_CALL = 50
+MAX_RECORDS_PER_WRITE = 100  # update, upsert, assign/remove territories
+MAX_TERRITORIES_PER_WRITE = 10  # territory create, update, delete, transfer_and_delete
+MAX_USERS_PER_WRITE = 100  # territory users, a user's territories
+MAX_TERRITORIES_PER_ACCOUNT = 10
+BULK_READ_PAGE_SIZE = 200_000
+
+TOKEN_REFRESH_MARGIN_S = 300.0  # refresh an access token this long before it expires
+
+# Concurrent calls per org and app, by Zoho edition (zoho-api.md 7.2).
+EDITION_CONCURRENCY: dict[str, int] = {
+    "free": 5,
+    "standard": 10,
+    "professional": 15,
+    "enterprise": 20,
+    "ultimate": 25,
+}
+DEFAULT_EDITION = "enterprise"
+
+
+@dataclass(frozen=True)
+class DataCentre:
+    accounts_url: str  # where the token endpoint lives, without /oauth/v2/token
+    api_domain: str  # where the CRM API lives, without /crm/v8
+
+
+# zoho-api.md 1.1; CA's accounts server is zohocloud.ca, not zoho.ca.
+DATA_CENTRES: dict[str, DataCentre] = {
+    "US": DataCentre("https://accounts.zoho.com", "https://www.zohoapis.com"),
+    "EU": DataCentre("https://accounts.zoho.eu", "https://www.zohoapis.eu"),
+    "IN": DataCentre("https://accounts.zoho.in", "https://www.zohoapis.in"),
+    "AU": DataCentre("https://accounts.zoho.com.au", "https://www.zohoapis.com.au"),
+    "JP": DataCentre("https://accounts.zoho.jp", "https://www.zohoapis.jp"),
+    "CN": DataCentre("https://accounts.zoho.com.cn", "https://www.zohoapis.com.cn"),
+    "CA": DataCentre("https://accounts.zohocloud.ca", "https://www.zohoapis.ca"),
+    "SA": DataCentre("https://accounts.zoho.sa", "https://www.zohoapis.sa"),
+}
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """Everything a client needs to talk to one tenant's CRM. Secrets are plain ``str`` here:
+    the settings layer unwraps them from ``SecretStr`` at the last moment, and nothing in the
+    connector logs them."""
+
+    api_domain: str
+    accounts_url: str
+    client_id: str
+    client_secret: str
+    refresh_token: str
+    concurrency: int = EDITION_CONCURRENCY[DEFAULT_EDITION]
+    connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S
+    read_timeout_s: float = DEFAULT_READ_TIMEOUT_S
+    max_attempts: int = MAX_ATTEMPTS
+    max_retry_after_s: float = MAX_RETRY_AFTER_S
+    token_cache_path: Path | None = None  # None: tokens are cached in memory only
+    user_agent: str = "territory-sync"
+
+    def __repr__(self) -> str:  # never show secrets, even in a traceback
+        return f"ClientConfig(api_domain={self.api_domain!r}, accounts_url={self.accounts_url!r}, concurrency={self.concurrency})"

@@ -1,0 +1,1 @@
+"""An embedded Zoho-compatible CRM on loopback, for the quick start, the tests and the benchmarks."""
