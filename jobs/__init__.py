@@ -1,0 +1,1 @@
+"""Runs things: settings, pull, diff, guardrails, apply, ledger, scheduler, CLI, reports."""
