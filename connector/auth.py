@@ -1,0 +1,288 @@
+"""OAuth 2.0 refresh-token grant, and the access token's life: mint, cache, reuse, refresh.
+
+Zoho lets one refresh token mint at most ten access tokens in ten minutes (zoho-api.md 1.2), and a
+nightly run touches many tenants, so a token is minted once and reused:
+
+* ``TokenStore`` keeps tokens per credential (accounts URL + client id + a hash of the refresh
+  token): in memory for the whole process (``PROCESS_TOKENS`` is shared by every client), and,
+  when ``ClientConfig.token_cache_path`` is set, in a JSON file readable by its owner only (0600),
+  written atomically, so the next run reuses a token that still has life in it.
+* ``ZohoAuth`` is the ``requests`` auth object that owns the token. A token counts as stale a
+  margin before it expires, measured from when it was *requested* (not received). One thread
+  refreshes at a time per credential; the others wait and reuse its token.
+* The token endpoint answers failures with HTTP 200 and ``{"error": ...}``; that becomes an
+  ``AuthError`` naming the cause (wrong client, wrong data centre, revoked token).
+
+``api_domain``: Zoho's token answer names the org's API domain. It is used (as the SDK does) when
+the configuration gives explicit URLs (an accounts URL outside the data-centre table, e.g. the
+sandbox), or when it belongs to the same data centre as the configured accounts server (e.g. a
+``sandbox.zohoapis.<tld>`` variant). If it belongs to a *different* data centre, that is a
+configuration error and is reported as one, rather than silently calling another region.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import requests
+
+from connector.config import DATA_CENTRES, TOKEN_REFRESH_MARGIN_S, ClientConfig
+from connector.errors import AuthError, ConfigError, FatalError
+
+if TYPE_CHECKING:
+    from connector.transport import Reply
+
+log = logging.getLogger(__name__)
+
+TOKEN_PATH = "/oauth/v2/token"
+_FILE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    value: str
+    requested_at: float  # epoch seconds, when the token was asked for
+    expires_at: float  # epoch seconds
+    api_domain: str | None = None
+
+    def is_fresh(self, now: float, margin_s: float = TOKEN_REFRESH_MARGIN_S) -> bool:
+        """Usable for a while yet: ``margin_s`` (at most a tenth of its life) before expiry."""
+        lifetime = self.expires_at - self.requested_at
+        return now < self.expires_at - min(margin_s, lifetime / 10)
+
+
+def credential_key(accounts_url: str, client_id: str, refresh_token: str) -> str:
+    """Identifies one credential without storing the refresh token itself."""
+    digest = hashlib.sha256(refresh_token.encode()).hexdigest()[:24]
+    return f"{accounts_url.rstrip('/')}|{client_id}|{digest}"
+
+
+class TokenStore:
+    """Access tokens per credential: in memory, and optionally in an owner-only JSON file."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[str, AccessToken] = {}
+        self._lock = threading.Lock()
+        self._refresh_locks: dict[str, threading.Lock] = {}
+
+    def refresh_lock(self, key: str) -> threading.Lock:
+        with self._lock:
+            return self._refresh_locks.setdefault(key, threading.Lock())
+
+    def get(self, key: str, path: Path | None) -> AccessToken | None:
+        with self._lock:
+            token = self._tokens.get(key)
+        if token is None and path is not None:
+            token = _read_file(path).get(key)
+            if token is not None:
+                with self._lock:
+                    self._tokens.setdefault(key, token)
+        return token
+
+    def put(self, key: str, token: AccessToken, path: Path | None, now: float) -> None:
+        with self._lock:
+            self._tokens[key] = token
+        if path is not None:
+            tokens = {k: t for k, t in _read_file(path).items() if t.expires_at > now}
+            tokens[key] = token
+            _write_file(path, tokens)
+
+    def discard(self, key: str, value: str, path: Path | None) -> None:
+        """Forget the token ``value`` (Zoho said it is invalid), unless it was replaced already."""
+        with self._lock:
+            if key in self._tokens and self._tokens[key].value == value:
+                del self._tokens[key]
+        if path is not None:
+            tokens = _read_file(path)
+            if key in tokens and tokens[key].value == value:
+                del tokens[key]
+                _write_file(path, tokens)
+
+
+PROCESS_TOKENS = TokenStore()  # shared by every client in this process: one token per credential
+
+
+def _read_file(path: Path) -> dict[str, AccessToken]:
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return {}
+    if mode & 0o077:
+        log.warning("token cache %s is readable by other users; ignoring it (it is rewritten as 0600)", path)
+        return {}
+    try:
+        raw = json.loads(path.read_text())
+        return {key: AccessToken(**item) for key, item in raw.get("tokens", {}).items()}
+    except (OSError, ValueError, TypeError, AttributeError) as exc:
+        log.warning("token cache %s is unreadable (%s); starting without it", path, type(exc).__name__)
+        return {}
+
+
+def _write_file(path: Path, tokens: Mapping[str, AccessToken]) -> None:
+    """Write atomically: a 0600 temporary file in the same directory, then a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    body = json.dumps({"version": _FILE_VERSION, "tokens": {k: asdict(t) for k, t in tokens.items()}})
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # mkstemp creates it 0600
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(body)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def check_url(name: str, url: str) -> None:
+    """A configured base URL must be ``http(s)://host`` with nothing after the host."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path.strip("/"):
+        raise ConfigError(
+            f"{name} {url!r} is not a base URL like https://accounts.zoho.com or https://www.zohoapis.com: "
+            "give scheme and host only, or choose a data centre (US, EU, IN, AU, JP, CN, CA, SA)."
+        )
+
+
+def data_centre_of(url: str) -> str | None:
+    """The data-centre name whose accounts server or API domain is ``url``'s host family."""
+    host = urlsplit(url).netloc.lower()
+    for name, dc in DATA_CENTRES.items():
+        accounts_host = urlsplit(dc.accounts_url).netloc
+        api_tld = urlsplit(dc.api_domain).netloc.split("zohoapis", 1)[1]  # ".com", ".eu", ".com.au"
+        if host == accounts_host or (host.endswith("zohoapis" + api_tld) and host.count(".") == api_tld.count(".") + 1):
+            return name
+    return None
+
+
+_CAUSES: dict[str, str] = {
+    "invalid_client": (
+        "Zoho's accounts server at {accounts} does not know this client id. Check client_id, and that "
+        "the client was registered in this data centre ({dc}): a client made in another data centre "
+        "is unknown here."
+    ),
+    "invalid_client_secret": "the client secret does not match the client id. Check client_secret.",
+    "invalid_code": (
+        "the refresh token is invalid, revoked or from another data centre than {dc} ({accounts}). "
+        "Generate a new refresh token with the accounts server of the org's data centre."
+    ),
+    "invalid_token": "the refresh token is invalid or revoked. Generate a new refresh token.",
+    "unauthorized_client": "this client may not use the refresh-token grant. Check the client's type in Zoho's API console.",
+}
+
+
+class ZohoAuth(requests.auth.AuthBase):
+    """Owns one credential's access token; adds ``Authorization: Zoho-oauthtoken <token>``."""
+
+    def __init__(
+        self,
+        config: ClientConfig,
+        *,
+        post: Callable[[str, Mapping[str, str]], Reply],
+        store: TokenStore = PROCESS_TOKENS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        check_url("accounts_url", config.accounts_url)
+        check_url("api_domain", config.api_domain)
+        self._config = config
+        self._post = post
+        self._store = store
+        self._clock = clock
+        self._key = credential_key(config.accounts_url, config.client_id, config.refresh_token)
+        self.token_url = config.accounts_url.rstrip("/") + TOKEN_PATH
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        r.headers["Authorization"] = f"Zoho-oauthtoken {self.access_token()}"
+        return r
+
+    def access_token(self) -> str:
+        return self._token().value
+
+    def api_domain(self) -> str:
+        """Where this org's CRM API lives (see the module docstring for the choice)."""
+        return self._effective_api_domain(self._token().api_domain)
+
+    def invalidate(self, value: str) -> None:
+        """Zoho rejected ``value``: the next call mints a new token."""
+        self._store.discard(self._key, value, self._config.token_cache_path)
+
+    def _token(self) -> AccessToken:
+        path = self._config.token_cache_path
+        token = self._store.get(self._key, path)
+        if token is not None and token.is_fresh(self._clock()):
+            return token
+        with self._store.refresh_lock(self._key):
+            token = self._store.get(self._key, path)  # another thread may have refreshed meanwhile
+            if token is not None and token.is_fresh(self._clock()):
+                return token
+            token = self._refresh()
+            self._store.put(self._key, token, path, self._clock())
+            return token
+
+    def _refresh(self) -> AccessToken:
+        requested_at = self._clock()
+        form = {
+            "grant_type": "refresh_token",
+            "client_id": self._config.client_id,
+            "client_secret": self._config.client_secret,
+            "refresh_token": self._config.refresh_token,
+        }
+        reply = self._post(self.token_url, form)
+        body: Any = reply.json() if reply.content else None
+        if not isinstance(body, dict):
+            raise AuthError("the token endpoint answered without a JSON object", status=reply.status, url=reply.url)
+        if body.get("error") or "access_token" not in body or reply.status >= 400:
+            raise AuthError(self._explain(str(body.get("error") or "no access_token")), code=str(body.get("error") or ""),
+                            status=reply.status, url=reply.url)
+        # The SDK's older variant: with ``expires_in_sec`` present, ``expires_in`` is in milliseconds.
+        lifetime: Any = body.get("expires_in_sec", body.get("expires_in", 3600))
+        try:
+            seconds = float(lifetime)
+        except (TypeError, ValueError) as exc:
+            raise FatalError(f"the token endpoint's expires_in is not a number: {lifetime!r}", url=reply.url) from exc
+        api_domain = body.get("api_domain")
+        token = AccessToken(
+            value=str(body["access_token"]),
+            requested_at=requested_at,
+            expires_at=requested_at + seconds,
+            api_domain=str(api_domain).rstrip("/") if api_domain else None,
+        )
+        self._effective_api_domain(token.api_domain)  # a wrong data centre fails here, before any call
+        log.info("minted an access token for client %s at %s", self._config.client_id[:8] + "…", self.token_url)
+        return token
+
+    def _explain(self, error: str) -> str:
+        dc = data_centre_of(self._config.accounts_url) or "explicit URL"
+        cause = _CAUSES.get(error, "Zoho's token endpoint refused the refresh ({error}). Check the credentials "
+                                   "and the data centre ({dc}).")
+        return "OAuth refresh failed: " + cause.format(accounts=self._config.accounts_url, dc=dc, error=error)
+
+    def _effective_api_domain(self, returned: str | None) -> str:
+        configured = self._config.api_domain.rstrip("/")
+        if not returned or returned == configured:
+            return configured
+        accounts_dc = data_centre_of(self._config.accounts_url)
+        if accounts_dc is None:
+            return returned  # explicit URLs: trust Zoho's answer, as the SDK does
+        if data_centre_of(returned) == accounts_dc:
+            return returned
+        raise ConfigError(
+            f"the token endpoint at {self._config.accounts_url} ({accounts_dc}) says this org's API is at "
+            f"{returned}, outside that data centre. Configure the org's data centre "
+            f"({data_centre_of(returned) or 'unknown'}) instead.",
+            url=self.token_url,
+        )

@@ -1,0 +1,177 @@
+"""Bulk Read: create a job, poll it, download the zipped CSV, stream its rows.
+
+For modules past the 100,000-record ceiling of paged reads (zoho-api.md 2.6). A job covers up to
+200,000 records; the next job continues with the previous job's ``next_page_token`` (or the next
+``page`` when Zoho gives no token). Rows come back as ``dict[str, str]``: Zoho's CSV text, ids
+untouched (never numbers). The result URL is built from the job id (``/crm/bulk/v8/read/{id}/result``)
+rather than taken from ``download_url``, which Zoho's own samples show with another version.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import time
+import zipfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from connector.errors import FatalError, RejectedError, RetriableError
+from connector.transport import Transport
+
+log = logging.getLogger(__name__)
+
+BULK_READ_PATH = "/crm/bulk/v8/read"
+DEFAULT_POLL_INTERVAL_S = 5.0
+DEFAULT_POLL_TIMEOUT_S = 3600.0
+_MAX_JOBS = 1000  # 200 million records: a cap so a misbehaving server cannot loop forever
+
+
+@dataclass(frozen=True)
+class BulkJob:
+    id: str
+    state: str  # ADDED, QUEUED, IN PROGRESS, COMPLETED, FAILURE
+    count: int | None = None
+    more_records: bool = False
+    next_page_token: str | None = None
+    page: int | None = None
+    error: Mapping[str, Any] | None = None
+
+    @classmethod
+    def from_zoho(cls, item: Mapping[str, Any]) -> BulkJob:
+        result = item.get("result") or {}
+        return cls(
+            id=str(item["id"]),
+            state=str(item.get("state") or ""),
+            count=result.get("count"),
+            more_records=bool(result.get("more_records")),
+            next_page_token=result.get("next_page_token"),
+            page=result.get("page"),
+            error=result.get("error_message"),
+        )
+
+
+class BulkReader:
+    """Runs Bulk Read jobs through the one transport."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+        poll_interval_s: float = DEFAULT_POLL_INTERVAL_S,
+        timeout_s: float = DEFAULT_POLL_TIMEOUT_S,
+    ) -> None:
+        self._transport = transport
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self.poll_interval_s = poll_interval_s
+        self.timeout_s = timeout_s
+
+    def create(
+        self,
+        module: str,
+        fields: Sequence[str],
+        *,
+        criteria: Mapping[str, Any] | None = None,
+        page: int = 1,
+        page_token: str | None = None,
+    ) -> str:
+        """Start a job; returns its id. Not retried after it may have reached Zoho (a second job)."""
+        query: dict[str, Any]
+        if page_token is not None:
+            query = {"page_token": page_token}  # the token carries the rest (Zoho's sample sends only it)
+        else:
+            query = {"module": {"api_name": module}, "fields": list(fields), "page": page}
+            if criteria is not None:
+                query["criteria"] = criteria
+        reply = self._transport.send("POST", BULK_READ_PATH, json_body={"query": query}, safe=False)
+        body = reply.json()
+        if reply.status >= 400 and isinstance(body, Mapping) and body.get("code"):
+            raise RejectedError(
+                f"Zoho refused the Bulk Read job: {body.get('message') or body['code']}",
+                code=str(body["code"]),
+                status=reply.status,
+                url=reply.url,
+                details=dict(body.get("details") or {}),
+            )
+        try:
+            item = body["data"][0]
+            if reply.status >= 400 or item.get("status") != "success":
+                raise FatalError(
+                    f"Zoho refused the Bulk Read job: {item.get('code')}: {item.get('message')}",
+                    code=item.get("code"),
+                    status=reply.status,
+                    url=reply.url,
+                )
+            return str(item["details"]["id"])
+        except (KeyError, IndexError, TypeError) as exc:
+            raise FatalError("unexpected Bulk Read create answer", status=reply.status, url=reply.url) from exc
+
+    def status(self, job_id: str) -> BulkJob:
+        reply = self._transport.send("GET", f"{BULK_READ_PATH}/{job_id}")
+        body = reply.json()
+        try:
+            return BulkJob.from_zoho(body["data"][0])
+        except (KeyError, IndexError, TypeError) as exc:
+            raise FatalError(
+                f"unexpected Bulk Read status answer for job {job_id}", status=reply.status, url=reply.url
+            ) from exc
+
+    def wait(self, job_id: str) -> BulkJob:
+        """Poll until the job is COMPLETED; a FAILURE or the timeout raises."""
+        started = self._monotonic()
+        while True:
+            job = self.status(job_id)
+            if job.state == "COMPLETED":
+                return job
+            if job.state == "FAILURE":
+                err = job.error or {}
+                cls = RetriableError if "INTERNAL" in str(err.get("code")) else FatalError
+                raise cls(f"Bulk Read job {job_id} failed: {err.get('message')}", code=err.get("code"))
+            if self._monotonic() - started >= self.timeout_s:
+                raise RetriableError(f"Bulk Read job {job_id} still {job.state} after {self.timeout_s:.0f} s")
+            self._sleep(self.poll_interval_s)
+
+    def download(self, job_id: str) -> Iterator[dict[str, str]]:
+        """The job's CSV rows, one dict per record, values as text."""
+        reply = self._transport.send("GET", f"{BULK_READ_PATH}/{job_id}/result")
+        if reply.status >= 400:
+            raise FatalError(f"Bulk Read result of job {job_id} not available", status=reply.status, url=reply.url)
+        yield from rows_of_zip(reply.content)
+
+    def read(
+        self, module: str, fields: Sequence[str], *, criteria: Mapping[str, Any] | None = None
+    ) -> Iterator[dict[str, str]]:
+        """Every record of ``module`` (matching ``criteria``), job after job."""
+        page, token = 1, None
+        for _ in range(_MAX_JOBS):
+            job_id = self.create(module, fields, criteria=criteria, page=page, page_token=token)
+            job = self.wait(job_id)
+            log.info("Bulk Read job %s for %s completed with %s records", job_id, module, job.count)
+            yield from self.download(job_id)
+            if not job.more_records:
+                return
+            if job.next_page_token:
+                token = job.next_page_token
+            else:
+                page += 1
+        raise FatalError(f"Bulk Read of {module} did not end after {_MAX_JOBS} jobs")
+
+
+def rows_of_zip(content: bytes) -> Iterator[dict[str, str]]:
+    """Rows of the one CSV file inside Zoho's zip."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(content))
+    except zipfile.BadZipFile as exc:
+        raise FatalError("the Bulk Read result is not a zip file") from exc
+    with archive:
+        names = [n for n in archive.namelist() if n.lower().endswith(".csv")]
+        if len(names) != 1:
+            raise FatalError(f"the Bulk Read zip holds {len(names)} CSV files, expected one")
+        with archive.open(names[0]) as raw:
+            text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+            yield from csv.DictReader(text)

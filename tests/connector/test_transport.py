@@ -1,0 +1,240 @@
+"""The one send path: retries, backoff, Retry-After, safe writes, concurrency, counters, logs."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import requests
+import responses
+import urllib3.exceptions
+
+from connector import AmbiguousWriteError, ConfigError, FatalError, RateLimitError, RetriableError, ZohoClient
+from connector.classify import Failure
+from connector.transport import failure_of
+from tests.connector.conftest import V8, FakeTime, add_token, make_config
+from tests.oas import load_sample
+
+FIELDS = f"{V8}/settings/fields"
+TOO_MANY = {"code": "TOO_MANY_REQUESTS", "details": {}, "message": "too many requests", "status": "error"}
+INTERNAL = {"code": "INTERNAL_ERROR", "details": {}, "message": "Internal Server Error", "status": "error"}
+
+
+def add_fields(rsps: responses.RequestsMock, **kw: object) -> None:
+    rsps.add(responses.GET, FIELDS, json={"fields": []}, **kw)
+
+
+def test_429_then_503_then_200(rsps, client, fake_time):
+    """The failure sequence 429 → 503 → 200 succeeds on the third attempt after two backoffs."""
+    add_token(rsps)
+    rsps.add(responses.GET, FIELDS, status=429, json=TOO_MANY)
+    rsps.add(responses.GET, FIELDS, status=503, body="")
+    add_fields(rsps)
+    assert client.field_metadata("Accounts") == {"fields": []}
+    assert len(fake_time.sleeps) == 2
+    assert all(0 <= s <= 60 for s in fake_time.sleeps)
+    stats = client.stats
+    assert (stats.calls, stats.retries, stats.credits) == (3, 2, 1)
+
+
+def test_retry_after_is_honoured_and_capped(rsps, fake_time, store):
+    """Retry-After is waited for exactly, but never longer than the configured cap."""
+    client = ZohoClient(make_config(max_retry_after_s=30), sleep=fake_time.sleep, clock=fake_time.clock,
+                        token_store=store)
+    add_token(rsps)
+    rsps.add(responses.GET, FIELDS, status=429, json=TOO_MANY, headers={"Retry-After": "7"})
+    rsps.add(responses.GET, FIELDS, status=429, json=TOO_MANY, headers={"Retry-After": "3600"})
+    add_fields(rsps)
+    client.field_metadata("Accounts")
+    assert fake_time.sleeps == [7.0, 30.0]
+
+
+def test_attempts_are_bounded(rsps, fake_time, store):
+    """After max_attempts throttled answers the call raises RateLimitError with the code and URL."""
+    client = ZohoClient(make_config(max_attempts=3), sleep=fake_time.sleep, clock=fake_time.clock, token_store=store)
+    add_token(rsps)
+    for _ in range(3):
+        rsps.add(responses.GET, FIELDS, status=429, json=TOO_MANY)
+    with pytest.raises(RateLimitError) as info:
+        client.field_metadata("Accounts")
+    assert info.value.code == "TOO_MANY_REQUESTS"
+    assert info.value.status == 429
+    assert info.value.url == "https://www.zohoapis.com/crm/v8/settings/fields?module=Accounts"
+    assert len(fake_time.sleeps) == 2
+
+
+def test_backoff_grows_and_has_jitter(rsps, fake_time, store):
+    """Without Retry-After the waits are random and bounded by an exponentially growing ceiling."""
+    client = ZohoClient(make_config(max_attempts=5), sleep=fake_time.sleep, clock=fake_time.clock, token_store=store)
+    add_token(rsps)
+    for _ in range(4):
+        rsps.add(responses.GET, FIELDS, status=500, json=INTERNAL)
+    add_fields(rsps)
+    client.field_metadata("Accounts")
+    assert [s <= 2**n for n, s in enumerate(fake_time.sleeps)] == [True] * 4
+
+
+def test_unsafe_write_not_repeated_after_5xx(rsps, client, fake_time):
+    """Creating territories is not re-sent after a 5xx: it may have been applied."""
+    add_token(rsps)
+    rsps.add(responses.POST, f"{V8}/settings/territories", status=500,
+             json={**INTERNAL, "code": "INTERNAL_SERVER_ERROR"})
+    with pytest.raises(AmbiguousWriteError, match="not safe to repeat"):
+        client.create_territories(load_sample("add_territories.request")["territories"])
+    assert fake_time.sleeps == []
+
+
+def test_unsafe_write_repeated_when_never_sent(rsps, client, fake_time):
+    """A connect failure means the create never reached Zoho, so it is sent again."""
+    add_token(rsps)
+    rsps.add(responses.POST, f"{V8}/settings/territories", body=requests.ConnectTimeout("connect timed out"))
+    rsps.add(responses.POST, f"{V8}/settings/territories", status=201, json=load_sample("add_territories.response"))
+    results = client.create_territories(load_sample("add_territories.request")["territories"])
+    assert [r.id for r in results] == ["431581000000734292", "431581000000734310"]
+    assert len(fake_time.sleeps) == 1
+
+
+def test_read_timeout_on_a_read_is_retried(rsps, client):
+    """A read timeout on a GET is retried; the final answer is returned."""
+    add_token(rsps)
+    rsps.add(responses.GET, FIELDS, body=requests.ReadTimeout("read timed out"))
+    add_fields(rsps)
+    assert client.field_metadata("Accounts") == {"fields": []}
+
+
+def test_timeouts_are_always_set(rsps, client):
+    """Every call carries the configured connect and read timeouts."""
+    add_token(rsps)
+    add_fields(rsps)
+    client.field_metadata("Accounts")
+    assert {c.request.req_kwargs["timeout"] for c in rsps.calls} == {(10.0, 60.0)}
+
+
+def test_credits_remaining_header_is_read(rsps, client):
+    """The last X-API-CREDITS-REMAINING value is kept in the stats."""
+    add_token(rsps)
+    add_fields(rsps, headers={"X-API-CREDITS-REMAINING": "4999"})
+    add_fields(rsps, headers={"X-API-CREDITS-REMAINING": "4998"})
+    add_fields(rsps)
+    for _ in range(3):
+        client.field_metadata("Accounts")
+    assert client.stats.credits_remaining == 4998
+    assert client.stats.credits == 3
+
+
+def test_concurrency_limit_is_shared_by_threads(rsps, fake_time, store):
+    """No more calls are in flight at once than the tenant's concurrency limit, across threads."""
+    limit, total = 2, 6
+    client = ZohoClient(make_config(concurrency=limit), sleep=fake_time.sleep, clock=fake_time.clock,
+                        token_store=store)
+    add_token(rsps)
+    client.auth.access_token()
+    cond = threading.Condition()
+    state = {"active": 0, "entered": 0, "max": 0}
+
+    def hold(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        with cond:
+            state["active"] += 1
+            state["entered"] += 1
+            state["max"] = max(state["max"], state["active"])
+            cond.notify_all()
+            cond.wait_for(lambda: state["active"] >= limit or state["entered"] == total, timeout=5)
+            state["active"] -= 1
+        return 200, {}, '{"fields": []}'
+
+    rsps.add_callback(responses.GET, FIELDS, callback=hold, content_type="application/json")
+    threads = [threading.Thread(target=client.field_metadata, args=("Accounts",)) for _ in range(total)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert state["entered"] == total
+    assert state["max"] == limit
+
+
+@pytest.mark.parametrize("url", ["http://", "accounts.zoho.com", "https://accounts.zoho.com/oauth/v2/token"])
+def test_a_malformed_base_url_is_a_config_error(url):
+    """A base URL without scheme and host (or with a path) is refused up front, saying what to give."""
+    with pytest.raises(ConfigError, match="scheme and host only"):
+        ZohoClient(make_config(accounts_url=url), sleep=FakeTime().sleep)
+
+
+def test_error_from_an_unsendable_request_is_ours(rsps, client):
+    """A request requests cannot send maps to ConfigError, never a requests exception."""
+    add_token(rsps)
+    rsps.add(responses.GET, FIELDS, body=requests.exceptions.InvalidURL("bad"))
+    with pytest.raises(ConfigError, match="could not be sent"):
+        client.field_metadata("Accounts")
+
+
+def test_non_json_answer_is_fatal(rsps, client):
+    """An HTML page where JSON was expected is a FatalError, not a crash in json."""
+    add_token(rsps)
+    rsps.add(responses.GET, FIELDS, body="<html>maintenance</html>", content_type="text/html")
+    with pytest.raises(FatalError, match="not JSON"):
+        client.field_metadata("Accounts")
+
+
+@pytest.mark.parametrize(
+    ("exc", "failure"),
+    [
+        (requests.ConnectTimeout(), Failure.CONNECT),
+        (requests.ConnectionError(urllib3.exceptions.MaxRetryError(
+            None, "/", urllib3.exceptions.NewConnectionError(None, "refused"))), Failure.CONNECT),  # type: ignore[arg-type]
+        (requests.ConnectionError("Connection reset by peer"), Failure.BROKEN),
+        (requests.ReadTimeout(), Failure.TIMEOUT),
+        (requests.exceptions.ChunkedEncodingError(), Failure.BROKEN),
+        (requests.exceptions.InvalidURL(), Failure.OTHER),
+    ],
+)
+def test_requests_exceptions_by_whether_they_reached_zoho(exc, failure):
+    """requests' exceptions are sorted by whether the request may have reached Zoho."""
+    assert failure_of(exc) is failure
+
+
+def test_exhausted_connect_failures_raise_retriable(rsps, fake_time, store):
+    """Connect failures on every attempt end in RetriableError, chained to nothing from requests above us."""
+    client = ZohoClient(make_config(max_attempts=2), sleep=fake_time.sleep, clock=fake_time.clock, token_store=store)
+    add_token(rsps)
+    rsps.add(responses.GET, FIELDS, body=requests.ConnectTimeout())
+    rsps.add(responses.GET, FIELDS, body=requests.ConnectTimeout())
+    with pytest.raises(RetriableError, match="could not connect"):
+        client.field_metadata("Accounts")
+
+
+def test_one_log_line_per_attempt(rsps, client, caplog):
+    """Each HTTP attempt logs one line with method, redacted path, status and attempt number."""
+    caplog.set_level("INFO", logger="connector.transport")
+    add_token(rsps)
+    rsps.add(responses.GET, FIELDS, status=503, body="")
+    add_fields(rsps)
+    client.field_metadata("Accounts")
+    lines = [r.getMessage() for r in caplog.records if "/settings/fields" in r.getMessage()]
+    assert len(lines) == 2
+    assert lines[0].startswith("GET /crm/v8/settings/fields?module=Accounts 503 ")
+    assert lines[0].endswith("attempt=1")
+    assert lines[1].endswith("attempt=2")
+
+
+def test_delete_after_read_timeout_is_ambiguous(rsps, client, fake_time):
+    """A delete that timed out waiting for the answer is not re-sent; the caller must re-read."""
+    add_token(rsps)
+    rsps.add(responses.DELETE, f"{V8}/settings/territories", body=requests.ReadTimeout())
+    with pytest.raises(AmbiguousWriteError, match="read the current state"):
+        client.delete_territories(["431581000000734147"])
+    assert fake_time.sleeps == []
+
+
+def test_threads_share_one_token_mint(rsps, fake_time, store):
+    """Threads starting together on a fresh credential mint one token between them."""
+    client = ZohoClient(make_config(), sleep=fake_time.sleep, clock=fake_time.clock, token_store=store)
+    add_token(rsps)
+    for _ in range(8):
+        add_fields(rsps)
+    threads = [threading.Thread(target=client.field_metadata, args=("Accounts",)) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert client.stats.token_requests == 1
+    assert client.stats.calls == 8
