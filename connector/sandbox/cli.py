@@ -1,0 +1,103 @@
+"""``territory-sync sandbox serve``: run the sandbox in the foreground until Ctrl-C or SIGTERM.
+
+``jobs/cli.py`` owns the command tree; it calls ``add_serve_arguments(parser)`` to build the
+``serve`` sub-command and ``run_serve(args)`` to run it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
+
+from connector.config import DEFAULT_EDITION, EDITION_CONCURRENCY
+from connector.sandbox.faults import add_fault_arguments, fault_options_from_args
+from connector.sandbox.options import ASSIGNMENT_MODES, SandboxOptions
+from connector.sandbox.server import Sandbox, start_sandbox
+
+DEFAULT_DATA_DIR = Path(".territory-sync/sandbox")
+DEFAULT_PORT = 8765
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of ``sandbox serve``."""
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: any free port)")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR,
+                        help=f"data directory; an org already there is reused (default {DEFAULT_DATA_DIR})")
+    parser.add_argument("--accounts", type=int, default=5000, help="accounts in a newly generated org (100 to 1,000,000)")
+    parser.add_argument("--seed", type=int, default=7, help="seed of a newly generated org")
+    parser.add_argument("--edition", default=DEFAULT_EDITION, choices=sorted(EDITION_CONCURRENCY),
+                        help="Zoho edition whose limits to apply")
+    parser.add_argument("--reset", action="store_true", help="throw away the org in --data and generate a new one")
+    parser.add_argument("--assignment-mode", default="immediate", choices=ASSIGNMENT_MODES,
+                        help="answer territory assignments at once (SUCCESS) or as jobs (SCHEDULED)")
+    parser.add_argument("--deals-territory-key", default="Territory", choices=("Territory", "Territories"),
+                        help="key of a deal's territory in record JSON")
+    add_fault_arguments(parser)
+
+
+def banner(sb: Sandbox) -> str:
+    c = sb.credentials
+    return "\n".join([
+        f"Zoho sandbox running at {sb.base_url}",
+        f"  accounts URL (token endpoint): {sb.accounts_url}/oauth/v2/token",
+        f"  API domain:                    {sb.api_domain}",
+        f"  data:                          {sb.store.path}",
+        "Demo credentials (every scope):",
+        f"  client_id:     {c.client_id}",
+        f"  client_secret: {c.client_secret}",
+        f"  refresh_token: {c.refresh_token}",
+        "Press Ctrl-C to stop.",
+    ])
+
+
+def serve(args: argparse.Namespace, *, stop: threading.Event, out: TextIO = sys.stdout,
+          on_ready: Callable[[Sandbox], None] | None = None) -> int:
+    """Start the sandbox the flags describe, print the banner, and run until ``stop`` is set."""
+    options = SandboxOptions(assignment_mode=args.assignment_mode, deals_territory_key=args.deals_territory_key)
+    with start_sandbox(args.data, accounts=args.accounts, seed=args.seed, edition=args.edition,
+                       faults=fault_options_from_args(args), options=options, host=args.host, port=args.port,
+                       reset=args.reset) as sb:
+        print(banner(sb), file=out, flush=True)
+        if on_ready is not None:
+            on_ready(sb)
+        stop.wait()
+    return 0
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """``sandbox serve``: run until Ctrl-C or SIGTERM; 2 on bad flags."""
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        return serve(args, stop=stop)
+    except ValueError as exc:
+        print(f"ValueError: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"OSError: cannot listen on {args.host}:{args.port}: {exc}. Pick another --port (0: any free).",
+              file=sys.stderr)
+        return 1
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m connector.sandbox.cli [flags]`` — the same as ``territory-sync sandbox serve``."""
+    parser = argparse.ArgumentParser(prog="territory-sync sandbox serve", description=__doc__)
+    add_serve_arguments(parser)
+    return run_serve(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,57 @@
+"""Zoho's error values as the sandbox answers them: ``{"code","details","message","status":"error"}``.
+
+``ZohoError`` is raised by a handler to fail the whole request; ``item_error`` builds the same
+four-key object for one element of a batch answer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ZohoError(Exception):
+    """A whole-request failure, answered as Zoho's top-level error object."""
+
+    def __init__(self, status: int, code: str, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details or {}
+
+    def body(self) -> dict[str, Any]:
+        return {"code": self.code, "details": self.details, "message": self.message, "status": "error"}
+
+
+class ItemError(Exception):
+    """One failed element of a batch; becomes one entry of the answer's array."""
+
+    def __init__(self, code: str, message: str, details: dict[str, Any] | None = None, status: int = 400) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.details = details or {}
+        self.status = status
+
+    def body(self) -> dict[str, Any]:
+        return {"code": self.code, "details": self.details, "message": self.message, "status": "error"}
+
+
+def success(message: str, details: dict[str, Any], code: str = "SUCCESS") -> dict[str, Any]:
+    return {"code": code, "details": details, "message": message, "status": "success"}
+
+
+def batch_status(results: list[dict[str, Any]], failures: list[ItemError | None], ok_status: int = 200) -> int:
+    """200 (or ``ok_status``) when every element succeeded, 207 when outcomes differ, else the
+    first failure's status."""
+    failed = [f for f in failures if f is not None]
+    if not failed:
+        return ok_status
+    if len(failed) < len(results):
+        return 207
+    return failed[0].status
+
+
+def invalid_url(index: int) -> ZohoError:
+    return ZohoError(404, "INVALID_URL_PATTERN", "Please check if the URL trying to access is a correct one",
+                     {"resource_path_index": index})

@@ -1,0 +1,37 @@
+"""The sandbox's behaviour switches: every place where Zoho's behaviour is uncertain ([?] in
+zoho-api.md) is one field here, with the default we chose and the alternative."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ASSIGNMENT_MODES = ("immediate", "scheduled")
+
+
+@dataclass(frozen=True)
+class SandboxOptions:
+    """How the sandbox answers where Zoho's documents disagree (zoho-api.md section 10)."""
+
+    # "immediate": assign/remove territories answer SUCCESS and apply at once; "scheduled": they
+    # answer SCHEDULED with a job id and apply when the job runs (zoho-api.md 4.5).
+    assignment_mode: str = "immediate"
+    # HTTP status of a SCHEDULED answer: OAS-AE says 202, Zoho's 2025 OAS lists only 200.
+    scheduled_status: int = 202
+    # Seconds after which a scheduled territory job applies by itself (0: only when run by admin).
+    scheduled_delay_s: float = 2.0
+    # Key of a deal's territory: "Territory" (SDK field constants, COQL) or "Territories" (a v7 page).
+    deals_territory_key: str = "Territory"
+    # per_page cap of GET /settings/territories: 200 (OAS-AE, child list) or 2000 (v7 doc).
+    territories_max_per_page: int = 200
+    access_token_ttl_s: int = 3600
+    page_token_ttl_s: int = 24 * 3600
+    # Access tokens one refresh token may mint per 10 minutes (zoho-api.md 1.2); 0 disables it.
+    token_mints_per_10_min: int = 10
+
+    def __post_init__(self) -> None:
+        if self.assignment_mode not in ASSIGNMENT_MODES:
+            raise ValueError(
+                f"assignment_mode must be one of {', '.join(ASSIGNMENT_MODES)}, not {self.assignment_mode!r}"
+            )
+        if self.deals_territory_key not in ("Territory", "Territories"):
+            raise ValueError(f"deals_territory_key must be 'Territory' or 'Territories', not {self.deals_territory_key!r}")

@@ -1,0 +1,134 @@
+"""OAuth over HTTP: the token endpoint and the 401s Zoho gives."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from connector.sandbox import Sandbox, start_sandbox
+from connector.sandbox.options import SandboxOptions
+from tests.connector.sandbox.zoho_http import FakeClock, ZohoHttp
+from tests.oas import check_error_object, load_sample
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def sb(tmp_path: Path, clock: FakeClock) -> Iterator[Sandbox]:
+    with start_sandbox(tmp_path / "data", accounts=100, seed=1, clock=clock,
+                       options=SandboxOptions(token_mints_per_10_min=3)) as sandbox:
+        yield sandbox
+
+
+def _form(sb: Sandbox, **overrides: str) -> dict[str, str]:
+    c = sb.credentials
+    return {"grant_type": "refresh_token", "client_id": c.client_id, "client_secret": c.client_secret,
+            "refresh_token": c.refresh_token, **overrides}
+
+
+def test_token_from_form_body_names_the_sandbox_as_api_domain(sb: Sandbox) -> None:
+    """A form-encoded refresh grant answers Zoho's token JSON with api_domain = the sandbox's base URL."""
+    resp = requests.post(f"{sb.accounts_url}/oauth/v2/token", data=_form(sb), timeout=10)
+    body = resp.json()
+    assert resp.status_code == 200
+    assert resp.headers["Content-Type"] == "application/json"
+    assert set(load_sample("oauth_refresh_token.response")) <= set(body)
+    assert body["api_domain"] == sb.base_url
+    assert body["expires_in"] == 3600
+    assert body["token_type"] == "Bearer"
+
+
+def test_token_from_query_string(sb: Sandbox) -> None:
+    """The same grant with its parameters in the query string works too."""
+    resp = requests.post(f"{sb.accounts_url}/oauth/v2/token", params=_form(sb), timeout=10)
+    assert "access_token" in resp.json()
+
+
+def test_bad_client_is_200_with_error(sb: Sandbox) -> None:
+    """A wrong client secret is HTTP 200 with {"error": "invalid_client"}, as Zoho answers."""
+    resp = requests.post(f"{sb.accounts_url}/oauth/v2/token", data=_form(sb, client_secret="nope"), timeout=10)
+    assert resp.status_code == 200
+    assert resp.json() == {"error": "invalid_client"}
+
+
+def test_unknown_refresh_token_is_invalid_code(sb: Sandbox) -> None:
+    """An unknown refresh token is {"error": "invalid_code"}."""
+    resp = requests.post(f"{sb.accounts_url}/oauth/v2/token", data=_form(sb, refresh_token="1000.x"), timeout=10)
+    assert resp.json() == {"error": "invalid_code"}
+
+
+def test_mint_limit_per_refresh_token(sb: Sandbox, clock: FakeClock) -> None:
+    """Past the configured mints per 10 minutes the token endpoint refuses; 10 minutes later it mints again."""
+    for _ in range(3):
+        assert "access_token" in requests.post(f"{sb.accounts_url}/oauth/v2/token", data=_form(sb), timeout=10).json()
+    refused = requests.post(f"{sb.accounts_url}/oauth/v2/token", data=_form(sb), timeout=10)
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "Access Denied"
+    clock.advance(601)
+    assert "access_token" in requests.post(f"{sb.accounts_url}/oauth/v2/token", data=_form(sb), timeout=10).json()
+
+
+def test_no_token_is_authentication_failure(sb: Sandbox) -> None:
+    """A call without an Authorization header is 401 AUTHENTICATION_FAILURE."""
+    api = ZohoHttp(sb)
+    resp = api.get("/crm/v8/users", auth=False)
+    assert resp.status_code == 401
+    assert resp.json()["code"] == "AUTHENTICATION_FAILURE"
+
+
+def test_unknown_token_is_invalid_token_as_in_zohos_sample(sb: Sandbox) -> None:
+    """An unknown token is 401 with exactly Zoho's INVALID_TOKEN body."""
+    api = ZohoHttp(sb)
+    resp = api.get("/crm/v8/users", headers={"Authorization": "Zoho-oauthtoken 1000.nope"})
+    assert resp.status_code == 401
+    assert resp.json() == load_sample("error_invalid_token")
+
+
+def test_expired_token_is_invalid_token(sb: Sandbox, clock: FakeClock) -> None:
+    """An access token is good for an hour, then INVALID_TOKEN; a fresh one works again."""
+    api = ZohoHttp(sb)
+    clock.advance(3599)
+    assert api.get("/crm/v8/users").status_code == 200
+    clock.advance(2)
+    assert api.get("/crm/v8/users").json()["code"] == "INVALID_TOKEN"
+    api.token = api.mint(sb.credentials.refresh_token)
+    assert api.get("/crm/v8/users").status_code == 200
+
+
+def test_admin_expires_tokens(sb: Sandbox) -> None:
+    """POST /__sandbox/tokens/expire makes every issued access token INVALID_TOKEN."""
+    api = ZohoHttp(sb)
+    assert requests.post(f"{sb.base_url}/__sandbox/tokens/expire", timeout=10).status_code == 200
+    assert api.get("/crm/v8/org").json()["code"] == "INVALID_TOKEN"
+
+
+def test_scope_mismatch(sb: Sandbox) -> None:
+    """A token without the territories scope gets Zoho's OAUTH_SCOPE_MISMATCH body; its own scope works."""
+    api = ZohoHttp(sb, sb.mint_refresh_token(["ZohoCRM.users.READ"]))
+    resp = api.get("/crm/v8/settings/territories")
+    assert resp.status_code == 401
+    assert resp.json() == load_sample("error_oauth_scope_mismatch")
+    assert api.get("/crm/v8/users").status_code == 200
+
+
+def test_module_scope_is_per_module(sb: Sandbox) -> None:
+    """ZohoCRM.modules.accounts.READ reads Accounts but not Deals, and cannot update Accounts."""
+    api = ZohoHttp(sb, sb.mint_refresh_token(["ZohoCRM.modules.accounts.READ"]))
+    assert api.get("/crm/v8/Accounts", params={"fields": "Account_Name"}).status_code == 200
+    assert api.get("/crm/v8/Deals", params={"fields": "Deal_Name"}).json()["code"] == "OAUTH_SCOPE_MISMATCH"
+    resp = api.put("/crm/v8/Accounts", {"data": [{"id": "1", "Phone": "1"}]})
+    assert resp.json()["code"] == "OAUTH_SCOPE_MISMATCH"
+
+
+def test_unknown_url_is_invalid_url_pattern(sb: Sandbox) -> None:
+    """A path the sandbox does not serve is 404 INVALID_URL_PATTERN in Zoho's error shape."""
+    resp = requests.get(f"{sb.base_url}/crm/v9/nothing", timeout=10)
+    assert resp.status_code == 404
+    check_error_object(resp.json())
+    assert resp.json()["code"] == "INVALID_URL_PATTERN"
