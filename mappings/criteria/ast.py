@@ -13,6 +13,7 @@ emptiness tests the language spells ``is empty`` / ``is not empty`` (Zoho writes
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -68,12 +69,18 @@ class Condition:
     value: Value
     field_id: str | None = None  # Zoho's field id, kept so an imported criteria exports unchanged
     value_source: str | None = None  # the named list a value came from ("@uk_postcodes"), for display
+    # The Zoho JSON this condition was imported from (``from_zoho``), verbatim, so that ``to_zoho``
+    # gives back exactly what was read (``"id": null``, ``"value": 100`` vs ``"100"`` …). Not part of
+    # equality; ignored by ``to_zoho`` once the condition no longer matches it.
+    zoho_json: str | None = dataclasses.field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
 class Group:
     operator: Literal["and", "or"]
     children: tuple[Criteria, ...]
+    # Keys of an imported Zoho group other than ``group``/``group_operator`` (JSON), kept for export.
+    zoho_extra: str | None = dataclasses.field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
