@@ -6,7 +6,7 @@ VENV ?= .venv
 CONFIG ?= config.example.toml
 BIN := $(VENV)/bin
 
-.PHONY: sync test lint pytest bench clean
+.PHONY: sync test lint pytest bench-engine bench-sandbox clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +32,11 @@ pytest: $(VENV)/.installed-test
 
 test: lint pytest
 
-bench: $(VENV)/.installed-test
+bench-engine: $(VENV)/.installed
 	$(BIN)/python bench/engine.py
+
+bench-sandbox: $(VENV)/.installed
+	$(BIN)/python bench/sandbox_demo.py
 
 clean:
 	rm -rf $(VENV) .territory-sync .pytest_cache .mypy_cache .ruff_cache
