@@ -44,6 +44,7 @@ from connector.config import (
     MAX_ATTEMPTS,
     MAX_RETRY_AFTER_S,
 )
+from connector.sandbox.faults import FaultOptions
 from jobs.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -107,6 +108,18 @@ class SandboxSettings(_Strict):
     data_dir: Path = Path(".territory-sync/sandbox")
     accounts: int = Field(default=5000, ge=100, le=1_000_000)
     seed: int = 7
+    # Misbehaviour on demand (latency, 5xx, 429 bursts, dropped connections, ...): the keys of the
+    # sandbox's FaultOptions, which also validates them.
+    faults: dict[str, float | int | bool | None] = Field(default_factory=dict)
+
+    @field_validator("faults")
+    @classmethod
+    def _known_faults(cls, faults: dict[str, float | int | bool | None]) -> dict[str, float | int | bool | None]:
+        FaultOptions().updated(faults)  # ValueError names an unknown key or a wrong value
+        return faults
+
+    def fault_options(self) -> FaultOptions:
+        return FaultOptions().updated(self.faults)
 
 
 class CredentialSettings(_Strict):

@@ -188,3 +188,14 @@ def test_tenant_names_must_fit_environment_variables(tmp_path: Path) -> None:
     path = write(tmp_path, '[tenants.Acme-EU]\nplan = "p.toml"\n[tenants.Acme-EU.crm]\nsandbox = true\n')
     with pytest.raises(ConfigError, match="tenant name 'Acme-EU' must be lower-case"):
         load_settings(path)
+
+
+def test_sandbox_faults_are_validated_by_the_sandbox_options(tmp_path: Path) -> None:
+    """[tenants.x.sandbox.faults] takes the sandbox's fault options; an unknown one is a config error."""
+    base = '[tenants.demo]\nplan = "p.toml"\n[tenants.demo.crm]\nsandbox = true\n[tenants.demo.sandbox.faults]\n'
+    good = load_settings(write(tmp_path, base + "error_rate = 0.1\nburst_429_every = 10\n", "good.toml"))
+    options = good.tenants["demo"].sandbox.fault_options()
+    assert options.error_rate == 0.1
+    assert options.burst_429_every == 10
+    with pytest.raises(ConfigError, match=r"tenants\.demo\.sandbox\.faults: unknown fault option\(s\) eror_rate"):
+        load_settings(write(tmp_path, base + "eror_rate = 0.1\n", "bad.toml"))
