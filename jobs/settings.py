@@ -167,6 +167,39 @@ class HttpSettings(_Strict):
     max_retry_after_s: float = Field(default=MAX_RETRY_AFTER_S, gt=0)
 
 
+class GuardrailSettings(_Strict):
+    """Checked before any write; a run that crosses one writes nothing unless told to override it."""
+
+    max_accounts_changing: float = Field(default=0.20, ge=0, le=1)  # share of governed accounts
+    max_removals: int = Field(default=500, ge=0)  # assignments, memberships and shares removed
+    allow_empty_territory: bool = False  # a territory left with no users
+    min_credits_left: int = Field(default=1000, ge=0)  # keep this many of the day's credits unspent
+
+
+class TargetsSettings(_Strict):
+    """The CRM module forecast targets are written to, and which of its fields hold what."""
+
+    module: str = "Forecast_Targets"
+    key_field: str = "Target_Key"  # unique natural key: territory, user, period
+    name_field: str = "Name"
+    territory_id_field: str = "Territory_Id"
+    territory_name_field: str = "Territory_Name"
+    user_field: str = "User"
+    period_field: str = "Period"
+    period_start_field: str = "Period_Start"
+    period_type_field: str = "Period_Type"
+    amount_field: str = "Target_Amount"
+    enabled: bool = True
+
+
+class SyncSettings(_Strict):
+    """How a run pulls."""
+
+    incremental: bool = True  # read only records modified since the last run (full when the plan changed)
+    overlap_minutes: int = Field(default=10, ge=0)  # re-read this much before the cursor
+    bulk_read_above: int = Field(default=100_000, ge=1)  # records; past Zoho's paged-read ceiling
+
+
 class TenantSettings(_Strict):
     """One client CRM."""
 
@@ -177,6 +210,9 @@ class TenantSettings(_Strict):
     credentials: CredentialSettings = CredentialSettings()
     sandbox: SandboxSettings = SandboxSettings()
     http: HttpSettings = HttpSettings()
+    guardrails: GuardrailSettings = GuardrailSettings()
+    targets: TargetsSettings = TargetsSettings()
+    sync: SyncSettings = SyncSettings()
 
     @model_validator(mode="after")
     def _credentials_for_a_real_crm(self) -> TenantSettings:
@@ -198,6 +234,18 @@ class StorageSettings(_Strict):
     """Where local state lives: token cache, ledger, run logs."""
 
     state_dir: Path = Path(".territory-sync")
+    # SQLAlchemy URL of the ledger; default: sqlite:///<state_dir>/ledger.sqlite3.
+    # PostgreSQL: postgresql+psycopg://user@host/dbname (password from the environment).
+    ledger_url: str | None = None
+
+    def ledger(self) -> str:
+        return self.ledger_url or f"sqlite:///{self.state_dir / 'ledger.sqlite3'}"
+
+    def token_cache(self) -> Path:
+        return self.state_dir / "tokens.json"
+
+    def run_logs(self, tenant: str) -> Path:
+        return self.state_dir / "runs" / tenant
 
 
 class Settings(BaseSettings):
