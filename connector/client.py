@@ -67,7 +67,7 @@ class ZohoClient:
         token_store: TokenStore = PROCESS_TOKENS,
     ) -> None:
         self._own_session = session is None
-        self._session = session or requests.Session()
+        self._session = session or _pooled_session(config.concurrency)
         self.transport = Transport(
             self._session,
             api_domain=config.api_domain,
@@ -451,3 +451,12 @@ def _limit(requested: int, ceiling: int) -> int:
         raise ValueError(f"batch size must be between 1 and {ceiling}")
     return requested
 
+
+def _pooled_session(concurrency: int) -> requests.Session:
+    """A session whose connection pool holds as many connections as calls may be in flight
+    (urllib3's default of 10 would drop and reopen connections above that)."""
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=max(concurrency, 10))
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session

@@ -238,3 +238,12 @@ def test_threads_share_one_token_mint(rsps, fake_time, store):
         t.join()
     assert client.stats.token_requests == 1
     assert client.stats.calls == 8
+
+
+def test_connection_pool_holds_as_many_connections_as_calls_in_flight() -> None:
+    """The client's own session keeps up to `concurrency` connections per host, so parallel calls
+    above urllib3's default of 10 reuse connections instead of dropping them."""
+    with ZohoClient(make_config(concurrency=25)) as client:
+        adapter = client._session.get_adapter("https://www.zohoapis.com")
+        assert isinstance(adapter, requests.adapters.HTTPAdapter)
+        assert adapter.poolmanager.connection_pool_kw["maxsize"] == 25
