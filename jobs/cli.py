@@ -7,14 +7,21 @@ nothing is written to a CRM on the way there.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from connector.errors import ConnectorError
-from jobs.errors import ConfigError, JobError, NotBuiltError
+from jobs.errors import ConfigError, JobError
+from jobs.ledger import ChangeRow, Ledger, RunRow
+from jobs.progress import ProgressBars
+from jobs.run import RunReport, run_sync
 from jobs.settings import Settings, TenantSettings, load_settings
+from jobs.summary import RunSummary
 from mappings import PlanValidationError, load_plan
 from mappings.errors import PlanError
 
@@ -22,7 +29,10 @@ log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG = Path("config.example.toml")
 EXIT_OK = 0
-EXIT_ERROR = 2
+EXIT_INCOMPLETE = 1  # some changes rejected, failed or left for the next run (budget, interrupted)
+EXIT_ERROR = 2  # a mistake to fix: config, plan, credentials, CRM errors
+EXIT_BLOCKED = 3  # a guardrail blocked the run: nothing was written
+GUARDRAILS = ("accounts_changing", "removals", "empty_territory", "budget")
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -30,11 +40,7 @@ Handler = Callable[[argparse.Namespace], int]
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    _configure_logging(args.verbose)
     handler: Handler = args.handler
     try:
         return handler(args)
@@ -46,6 +52,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _configure_logging(verbosity: int) -> None:
+    """Warnings, and the run's own milestones; -v adds the client's line per HTTP call."""
+    level = logging.DEBUG if verbosity >= 2 else logging.INFO if verbosity == 1 else logging.WARNING
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if verbosity == 0:
+        logging.getLogger("jobs").setLevel(logging.INFO)
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -53,7 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"the TOML config file (default: {DEFAULT_CONFIG})",
     )
     common.add_argument("--tenant", metavar="NAME", help="which [tenants.NAME] to act on")
-    common.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    common.add_argument(
+        "-v", "--verbose", action="count", default=0,
+        help="-v: one log line per HTTP call; -vv: debug logging",
+    )
 
     parser = argparse.ArgumentParser(
         prog="territory-sync",
@@ -63,14 +80,30 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     sync = sub.add_parser("sync", parents=[common], help="pull, plan and apply changes to the CRM")
-    sync.add_argument("--dry-run", action="store_true", help="plan only: write nothing")
-    sync.add_argument("--yes", action="store_true", help="do not ask before writing")
-    sync.add_argument("--json", action="store_true", help="machine-readable output")
-    sync.set_defaults(handler=_sync)
+    sync.add_argument("--dry-run", action="store_true", help="plan only: the same code up to the first write")
+    sync.add_argument("--yes", action="store_true", help="write without asking (needed for a real CRM without a terminal)")
+    _add_run_options(sync)
+    sync.set_defaults(handler=_sync, dry_run=False)
 
     plan = sub.add_parser("plan", parents=[common], help="show what a sync would change (a dry run)")
-    plan.add_argument("--json", action="store_true", help="machine-readable output")
-    plan.set_defaults(handler=_sync)
+    _add_run_options(plan)
+    plan.set_defaults(handler=_sync, dry_run=True, yes=False)
+
+    runs = sub.add_parser("runs", help="what earlier runs did, from the ledger")
+    runs_sub = runs.add_subparsers(dest="runs_command", required=True, metavar="ACTION")
+    runs_list = runs_sub.add_parser("list", parents=[common], help="recent runs, newest first")
+    runs_list.add_argument("--limit", type=int, default=20, help="how many runs (default 20)")
+    runs_list.add_argument("--all-tenants", action="store_true", help="every tenant's runs")
+    runs_list.add_argument("--json", action="store_true", help="machine-readable output")
+    runs_list.set_defaults(handler=_runs_list)
+    runs_show = runs_sub.add_parser("show", parents=[common], help="one run and its changes")
+    runs_show.add_argument("run", type=int, metavar="RUN", help="the run's id (see `runs list`)")
+    runs_show.add_argument("--territory", help="only changes of this territory (plan key or CRM id)")
+    runs_show.add_argument("--user", help="only changes of this user (CRM id or email)")
+    runs_show.add_argument("--status", help="only changes with this status, e.g. rejected, applied, skipped")
+    runs_show.add_argument("--kind", help="only changes of this kind, e.g. assignment.add")
+    runs_show.add_argument("--json", action="store_true", help="machine-readable output")
+    runs_show.set_defaults(handler=_runs_show)
 
     config = sub.add_parser("config", help="inspect the configuration")
     config_sub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
@@ -88,6 +121,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--full", action="store_true", help="pull everything, not only what changed since the last run")
+    parser.add_argument(
+        "--override", action="append", default=[], choices=GUARDRAILS, metavar="GUARDRAIL",
+        help=f"let the run through this guardrail ({', '.join(GUARDRAILS)}); repeatable",
+    )
+
+
 def _add_sandbox_serve(parser: argparse.ArgumentParser) -> None:
     import connector.sandbox.cli as sandbox_cli
 
@@ -96,13 +138,116 @@ def _add_sandbox_serve(parser: argparse.ArgumentParser) -> None:
 
 
 def _sync(args: argparse.Namespace) -> int:
+    """`sync` and `plan`: one run for one tenant; the summary on stdout, exit status by outcome."""
     settings = load_settings(args.config)
-    name, _tenant = settings.tenant(args.tenant)
-    raise NotBuiltError(
-        f"the sync pipeline is not built yet, so `territory-sync {args.command}` stops here. "
-        f"The config {args.config} and tenant {name!r} are valid; nothing was read from or written "
-        "to any CRM."
+    name, tenant = settings.tenant(args.tenant)
+    confirm = None
+    if not args.dry_run and not args.yes and not tenant.crm.sandbox:
+        if not sys.stdin.isatty():
+            raise JobError(
+                f"tenant {name!r} is a real CRM and there is no terminal to confirm on: "
+                "pass --yes to write, or run `territory-sync plan` to see the changes first"
+            )
+        confirm = _ask
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    try:
+        with ProgressBars(enabled=sys.stderr.isatty() and not args.json) as bars:
+            report = run_sync(
+                settings,
+                name,
+                dry_run=args.dry_run,
+                overrides=frozenset(args.override),
+                full=args.full,
+                stop=stop,
+                progress=bars.update,
+                confirm=confirm,
+            )
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2, default=str))
+    else:
+        print(_render_report(report))
+    return _exit_status(report.status)
+
+
+def _ask(summary: RunSummary) -> bool:
+    print(summary.render())
+    answer = input("Apply these changes to the CRM? [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _render_report(report: RunReport) -> str:
+    mode = "dry run" if report.dry_run else "sync"
+    head = (
+        f"{mode} of tenant {report.tenant!r} (run {report.run_id}, {'full' if report.full_pull else 'incremental'} pull): "
+        f"{report.status}; {report.calls} API calls, {report.credits} credits"
     )
+    lines = [head, report.summary.render()]
+    for g in report.blocked_by:
+        lines.append(f"BLOCKED by guardrail {g.name}: {g.message}")
+    lines.append(f"diff log: {report.log_path}")
+    return "\n".join(line for line in lines if line)
+
+
+def _exit_status(status: str) -> int:
+    if status in ("succeeded", "dry_run", "cancelled"):
+        return EXIT_OK
+    if status == "blocked":
+        return EXIT_BLOCKED
+    return EXIT_INCOMPLETE
+
+
+def _runs_list(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config)
+    tenant = None if args.all_tenants else settings.tenant(args.tenant)[0]
+    with Ledger.open(settings.storage.ledger()) as ledger:
+        rows = ledger.runs(tenant, limit=args.limit)
+    if args.json:
+        print(json.dumps([r.to_json() for r in rows], indent=2, default=str))
+        return EXIT_OK
+    if not rows:
+        print("no runs yet")
+    for r in rows:
+        print(_run_line(r))
+    return EXIT_OK
+
+
+def _runs_show(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config)
+    with Ledger.open(settings.storage.ledger()) as ledger:
+        row = ledger.run(args.run)
+        if row is None:
+            raise JobError(f"no run {args.run} in the ledger; see `territory-sync runs list`")
+        changes = ledger.changes(args.run, territory=args.territory, user=args.user, status=args.status, kind=args.kind)
+    if args.json:
+        print(json.dumps({"run": row.to_json(), "changes": [c.to_json() for c in changes]}, indent=2, default=str))
+        return EXIT_OK
+    print(_run_line(row))
+    if row.error:
+        print(f"  error: {row.error}")
+    for c in changes:
+        print(_change_line(c))
+    print(f"{len(changes)} change(s) shown")
+    return EXIT_OK
+
+
+def _run_line(r: RunRow) -> str:
+    counts = ", ".join(f"{n} {k}" for k, n in sorted((r.counts or {}).items()))
+    ended = r.ended_at.isoformat(timespec="seconds") if r.ended_at else "-"
+    kind = "dry run" if r.dry_run else r.mode
+    return (
+        f"run {r.id}  {r.tenant}  {kind}  {r.started_at.isoformat(timespec='seconds')} → {ended}  "
+        f"{r.status}  {r.calls} calls, {r.credits} credits" + (f"  [{counts}]" if counts else "")
+    )
+
+
+def _change_line(c: ChangeRow) -> str:
+    why = c.reason.get("kind", "") if isinstance(c.reason, dict) else ""
+    key = c.reason.get("territory_key") if isinstance(c.reason, dict) else None
+    code = f" {c.code}: {c.message}" if c.code and c.status not in ("applied",) else ""
+    return f"  #{c.seq} {c.kind} {c.target}  {c.status}{code}  ({why}{' ' + key if key else ''})"
 
 
 def _config_check(args: argparse.Namespace) -> int:

@@ -1,8 +1,7 @@
 """Errors raised by ``jobs``; the CLI turns every one into ``ErrorType: message`` and a non-zero exit.
 
     JobError                 anything a run can fail with, above the connector and the engine
-    ├── ConfigError          the config file or environment is wrong: fix it, then run again
-    └── NotBuiltError        the command exists in the CLI but its pipeline does not yet
+    └── ConfigError          the config file or environment is wrong: fix it, then run again
 
 The connector (``connector.errors``) and the engine (``mappings.errors``) have trees of their own;
 the CLI catches all three roots.
@@ -17,7 +16,3 @@ class JobError(Exception):
 
 class ConfigError(JobError):
     """The configuration is wrong. The message names the file, every wrong key and what to do."""
-
-
-class NotBuiltError(JobError):
-    """A command whose pipeline is not built yet: it says so plainly instead of pretending."""

@@ -134,12 +134,15 @@ ChangeKind = Literal[
 ]
 
 # Apply order (Zoho needs parents before children, territories before their members, …).
+# Assignment removals run before additions: a deal holds exactly one territory and an account at
+# most ten, and Zoho answers LIMIT_EXCEEDED to an add that would pass the cap (zoho-api.md §4.5;
+# the sandbox does the same), so a record moving territory must first give up the old one.
 PHASES: tuple[ChangeKind, ...] = (
     "territory.create",
     "territory.update",
     "member.add",
-    "assignment.add",
     "assignment.remove",
+    "assignment.add",
     "member.remove",
     "share.grant",
     "share.update",

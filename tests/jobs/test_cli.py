@@ -12,12 +12,16 @@ REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = str(REPO / "config.example.toml")
 
 
-def test_sync_says_plainly_that_it_is_not_built(capsys: pytest.CaptureFixture[str]) -> None:
-    """Until the pipeline exists, `sync` validates the config, says it is not built, and exits non-zero."""
-    assert main(["sync", "--config", EXAMPLE]) == 2
+def test_sync_to_a_real_crm_needs_yes_without_a_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no terminal to confirm on, `sync` refuses to write to a real CRM unless given --yes."""
+    for var, value in {"CLIENT_ID": "id", "CLIENT_SECRET": "sec", "REFRESH_TOKEN": "tok"}.items():
+        monkeypatch.setenv(f"TERRITORY_SYNC_TENANTS__ACME__CREDENTIALS__{var}", value)
+    (tmp_path / "c.toml").write_text('[tenants.acme]\nplan = "p.toml"\n[tenants.acme.crm]\ndata_centre = "EU"\n')
+    assert main(["sync", "--config", str(tmp_path / "c.toml")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("NotBuiltError: the sync pipeline is not built yet")
-    assert "nothing was read from or written to any CRM" in err
+    assert "is a real CRM and there is no terminal to confirm on: pass --yes" in err
 
 
 def test_bad_config_is_one_error_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 
+from connector.sandbox.demo import generate_org
 from mappings.access import compute_access
 from mappings.catalogue import FieldCatalogue, FieldInfo
 from mappings.evaluate import evaluate_accounts, evaluate_deals, reference_accounts, reference_deals
+from mappings.plan import UserRef
 from mappings.validate import load_plan
 
 PLANS = Path(__file__).parent / "plans"
@@ -53,24 +55,34 @@ def test_seed_plan_deals(name: str) -> None:
             assert (deal in result.excluded) == case.get("excluded", False), case["why"]
 
 
-DEMO_FIELDS = {
-    "Accounts": {"Industry": "picklist", "Annual_Revenue": "currency", "Employees": "integer",
-                 "Billing_Country": "text", "Billing_State": "text", "Billing_City": "text", "Billing_Code": "text",
-                 "Licences": "integer", "Product_Lines": "multiselectpicklist", "Account_Type": "picklist",
-                 "Owner": "ownerlookup", "Account_Name": "text"},
-    "Deals": {"Amount": "currency", "Stage": "picklist", "Closing_Date": "date", "Created_Time": "datetime",
-              "Owner": "ownerlookup", "Account_Name": "lookup"},
-}
-
-
-def test_example_plan_loads() -> None:
-    """The shipped example plan validates against the demo org's fields and builds the README's hierarchy."""
-    catalogue = {m: FieldCatalogue(m, {k: FieldInfo(k, v) for k, v in f.items()}) for m, f in DEMO_FIELDS.items()}
-    plan = load_plan(Path(__file__).parents[2] / "examples" / "plan.example.toml", catalogue=catalogue)
-    assert plan.path("london") == ("emea", "uk", "london")
-    assert {"london", "germany"} <= {k for k, t in plan.territories.items() if "raj.patel@zylker.example" in t.members}
-    assert len(plan.lists["london_postcodes"].values) > 5
+def test_example_plan_fits_the_demo_org() -> None:
+    """The shipped example plan validates against the sandbox demo org (seed 7, 5,000 accounts):
+    its fields, its values and its active users; it assigns nearly every account by rule, and
+    its first sync moves some accounts (Manchester, stale and missing territories, verticals) but
+    fewer than the default 20 % guardrail allows."""
+    org = generate_org(7, 5000)
+    catalogue = {m: FieldCatalogue.from_zoho(m, {"fields": f}) for m, f in org.fields.items()}
+    users = [UserRef(u["email"], active=u["status"] == "active", id=u["id"]) for u in org.users]
+    plan = load_plan(Path(__file__).parents[2] / "examples" / "plan.example.toml", catalogue=catalogue, users=users)
+    assert plan.path("london") == ("emea", "uki", "london")
+    assert {"london", "dach"} <= {k for k, t in plan.territories.items() if "miayamamoto@nwind.com" in t.members}
     assert plan.settings.fiscal_year_start_month == 4
+    accounts = list(org.accounts)
+    result = evaluate_accounts(plan, accounts, catalogue["Accounts"])
+    assert len(result.unmatched) < 0.05 * len(accounts)  # Brazil and India: the catch-all takes them
+    assert all(a in result.territories for a in result.unmatched)
+    key_of = {t.name: k for k, t in plan.territories.items()}
+    moving = 0
+    for account in accounts:
+        if account["id"] in result.excluded:
+            continue
+        held = {key_of.get(t["Name"], t["Name"]): t["$assigned"] for t in account["Territories"]}
+        wanted = set(result.territories.get(account["id"], ()))
+        kept_manual = {k for k, how in held.items() if how == "manually"} - wanted
+        moving += set(held) - kept_manual != wanted
+    assert 0.05 * len(accounts) < moving < 0.20 * len(accounts)
+    london = {a["id"] for a in accounts if a["Billing_City"] == "London"}
+    assert {a for a, keys in result.territories.items() if "london" in keys} <= london
 
 
 @pytest.mark.parametrize("name", [n for n in CASES if "access" in tomllib.loads((PLANS / f"{n}.expected.toml").read_text())])

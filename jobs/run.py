@@ -1,0 +1,228 @@
+"""One sync run for one tenant, start to finish: the only place the stages meet.
+
+    plan file ─► load_plan (syntax, structure)            ─┐  nothing read from the CRM yet
+    ledger.start_run                                        │
+    CRM ─pull─► Snapshot ─► load_plan again, against the CRM's fields and users
+    Snapshot + plan + ledger.ownership ─diff─► ChangeSet ─► guardrails ─► ledger.record_plan
+    dry run or blocked: stop here (nothing written)
+    apply ─► outcomes after every batch ─► ledger.record_outcomes + JSONL diff log
+    ledger.finish_run ─► RunReport (summary)
+
+``plan`` and ``sync --dry-run`` run exactly this code up to the first write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from connector import ZohoClient
+from jobs.apply import apply, estimate_calls
+from jobs.crm import open_crm
+from jobs.diff import diff
+from jobs.difflog import DiffLog
+from jobs.guardrails import check_guardrails
+from jobs.ledger import Ledger
+from jobs.model import ChangeSet, GuardrailResult, Outcome, Snapshot
+from jobs.pull import pull
+from jobs.settings import Settings, TenantSettings
+from jobs.summary import RunSummary, summarize
+from mappings import TerritoryPlan, UserRef, load_plan
+
+log = logging.getLogger(__name__)
+
+# Run statuses, as the ledger records them.
+SUCCEEDED = "succeeded"
+PARTIAL = "partial"  # some changes rejected, failed or left for the next run
+BLOCKED = "blocked"
+DRY_RUN = "dry_run"
+FAILED = "failed"
+INTERRUPTED = "interrupted"  # stopped by a signal; the next run converges
+BUDGET_STOPPED = "budget_stopped"  # the day's credits ran low; the rest is left for the next run
+CANCELLED = "cancelled"  # the person asked to confirm said no: nothing written
+
+Progress = Callable[[str, int, int | None], None]  # (stage, done, total)
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """What a run did, for the CLI (text or JSON) and for tests."""
+
+    run_id: int
+    tenant: str
+    status: str
+    dry_run: bool
+    full_pull: bool
+    change_set: ChangeSet
+    guardrails: tuple[GuardrailResult, ...]
+    outcomes: tuple[Outcome, ...]
+    summary: RunSummary
+    calls: int
+    credits: int
+    log_path: Path
+
+    @property
+    def blocked_by(self) -> tuple[GuardrailResult, ...]:
+        return tuple(g for g in self.guardrails if g.blocked)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "tenant": self.tenant,
+            "status": self.status,
+            "dry_run": self.dry_run,
+            "full_pull": self.full_pull,
+            "changes": len(self.change_set.changes),
+            "guardrails": [
+                {"name": g.name, "blocked": g.blocked, "limit": g.limit, "actual": g.actual, "message": g.message}
+                for g in self.guardrails
+            ],
+            "calls": self.calls,
+            "credits": self.credits,
+            "diff_log": str(self.log_path),
+            "summary": self.summary.to_json(),
+        }
+
+
+def plan_digest(plan_path: Path, plan: TerritoryPlan) -> str:
+    """Changes when the plan file or any CSV list it names changes: then the next pull is full."""
+    h = hashlib.sha256(plan_path.read_bytes())
+    for name in sorted(plan.lists):
+        h.update(name.encode())
+        h.update("\n".join(plan.lists[name].values).encode())
+    return h.hexdigest()[:16]
+
+
+def run_sync(
+    settings: Settings,
+    tenant_name: str | None,
+    *,
+    dry_run: bool = False,
+    overrides: frozenset[str] = frozenset(),
+    full: bool = False,
+    stop: threading.Event | None = None,
+    progress: Progress | None = None,
+    confirm: Callable[[RunSummary], bool] | None = None,
+) -> RunReport:
+    """Pull, plan, check and (unless a dry run, blocked, or not confirmed) apply one tenant's plan."""
+    name, tenant = settings.tenant(tenant_name)
+    plan = load_plan(tenant.plan)  # plan errors surface before any CRM call
+    digest = plan_digest(tenant.plan, plan)
+    with Ledger.open(settings.storage.ledger()) as ledger:
+        full = full or ledger.last_plan_digest(name) != digest or not tenant.sync.incremental
+        run_id = ledger.start_run(name, mode="full" if full else "incremental", dry_run=dry_run, plan_digest=digest)
+        log_path = settings.storage.run_logs(name) / f"run-{run_id}.jsonl"
+        stats: list[Any] = []  # the client's counters, for a run that fails half-way
+        try:
+            with open_crm(tenant, settings.storage) as crm, DiffLog(log_path, tenant=name, run_id=run_id) as difflog:
+                client = crm.client
+                stats.append(client)
+                snapshot = pull(
+                    client,
+                    plan,
+                    tenant=name,
+                    cache=ledger,
+                    targets=tenant.targets,
+                    sync=tenant.sync,
+                    full=full,
+                    progress=(lambda stage, n: progress(f"pull {stage}", n, None)) if progress else None,
+                )
+                plan = load_plan(tenant.plan, catalogue=snapshot.catalogues, users=_user_refs(snapshot))
+                change_set = diff(snapshot, plan, ledger.ownership(name), targets=tenant.targets)
+                estimate = estimate_calls(change_set)
+                guardrails = tuple(
+                    check_guardrails(
+                        change_set,
+                        snapshot,
+                        tenant.guardrails,
+                        estimate_credits=estimate.credits,
+                        credits_remaining=client.stats.credits_remaining,
+                        overrides=overrides,
+                    )
+                )
+                ledger.record_plan(run_id, change_set, guardrails)
+                summary = summarize(change_set, snapshot, plan)
+                blocked = any(g.blocked for g in guardrails)
+                if dry_run or blocked or not change_set.changes or (confirm is not None and not confirm(summary)):
+                    difflog.write_planned(change_set, status="blocked" if blocked and not dry_run else "planned")
+                    status = DRY_RUN if dry_run else BLOCKED if blocked else SUCCEEDED if not change_set.changes else CANCELLED
+                    outcomes: tuple[Outcome, ...] = ()
+                else:
+                    outcomes, status = _apply(client, change_set, tenant, ledger, run_id, difflog, stop, progress)
+                    summary = summarize(change_set, snapshot, plan, outcomes)
+                row = ledger.finish_run(run_id, status=status, calls=client.stats.calls, credits=client.stats.credits)
+                log.info("run %s for %s: %s (%s calls)", run_id, name, row.status, client.stats.calls)
+                return RunReport(
+                    run_id=run_id,
+                    tenant=name,
+                    status=status,
+                    dry_run=dry_run,
+                    full_pull=full,
+                    change_set=change_set,
+                    guardrails=guardrails,
+                    outcomes=outcomes,
+                    summary=summary,
+                    calls=client.stats.calls,
+                    credits=client.stats.credits,
+                    log_path=log_path,
+                )
+        except BaseException as exc:  # recorded, then raised as is: the CLI reports it
+            calls = stats[0].stats.calls if stats else 0
+            credits = stats[0].stats.credits if stats else 0
+            ledger.finish_run(run_id, status=FAILED, calls=calls, credits=credits, error=f"{type(exc).__name__}: {exc}")
+            raise
+
+
+def _user_refs(snapshot: Snapshot) -> list[UserRef]:
+    return [UserRef(u.email, active=u.active, id=u.id, name=u.full_name) for u in snapshot.users if u.email]
+
+
+def _apply(
+    client: ZohoClient,
+    change_set: ChangeSet,
+    tenant: TenantSettings,
+    ledger: Ledger,
+    run_id: int,
+    difflog: DiffLog,
+    stop: threading.Event | None,
+    progress: Progress | None,
+) -> tuple[tuple[Outcome, ...], str]:
+    """Apply, recording every batch's outcomes in the ledger and the diff log as they come."""
+    total = len(change_set.changes)
+    done = 0
+
+    def record(batch: Sequence[Outcome]) -> None:  # apply calls this from one thread at a time
+        ledger.record_outcomes(run_id, batch)
+        difflog.write_outcomes(change_set, batch)
+
+    def advanced(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress:
+            progress("apply", done, total)
+
+    result = apply(
+        client,
+        change_set,
+        concurrency=tenant.effective_concurrency,
+        on_outcomes=record,
+        credits_floor=tenant.guardrails.min_credits_left,
+        stop=stop,
+        progress=advanced,
+        targets=tenant.targets,
+    )
+    statuses = {o.status for o in result.outcomes}
+    if result.stopped == "budget":
+        status = BUDGET_STOPPED
+    elif result.stopped == "interrupted":
+        status = INTERRUPTED
+    elif statuses & {"rejected", "failed", "skipped"}:
+        status = PARTIAL
+    else:
+        status = SUCCEEDED
+    return result.outcomes, status

@@ -1,0 +1,162 @@
+"""The JSONL diff log: one line per change, fixed keys in a fixed order, flushed per batch."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from jobs.difflog import KEYS, DiffLog, read_diff_log, run_log_path
+from jobs.model import Change, ChangeSet, Outcome, Reason
+
+GOLDEN = Path(__file__).parent / "golden" / "difflog.jsonl"
+
+
+class Clock:
+    """A clock the test moves by hand (given in CET, to show that the log writes UTC)."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 3, 1, 10, 0, tzinfo=timezone(timedelta(hours=1)))
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(seconds=1)
+        return self.now
+
+
+CHANGES = ChangeSet(
+    (
+        Change(
+            kind="territory.create",
+            target="territory dach",
+            before=None,
+            after={"name": "DACH", "parent": "emea"},
+            reason=Reason(kind="plan", territory_key="dach"),
+            territory_key="dach",
+        ),
+        Change(
+            kind="assignment.add",
+            target="Accounts/4876876000000401001 territory dach",
+            before=[{"id": "4876876000000301001", "name": "EMEA"}],
+            after=[{"id": "4876876000000301001", "name": "EMEA"}, {"id": None, "name": "DACH"}],
+            reason=Reason(kind="rule", territory_key="dach", criteria_version="c0ffee12",
+                          detail="Billing_Country in (Germany, Österreich)"),
+            module="Accounts",
+            record_id="4876876000000401001",
+            territory_key="dach",
+        ),
+        Change(
+            kind="member.add",
+            target="territory dach member anna@example.com",
+            before=None,
+            after={"user": {"id": "4876876000000111001", "email": "anna@example.com"}},
+            reason=Reason(kind="plan", territory_key="dach"),
+            territory_key="dach",
+            user_id="4876876000000111001",
+        ),
+        Change(
+            kind="share.grant",
+            target="Accounts/4876876000000401002 share 4876876000000111002",
+            before=None,
+            after={"permission": "read_write"},
+            reason=Reason(kind="sharing", detail="overlay: inside sales"),
+            module="Accounts",
+            record_id="4876876000000401002",
+            user_id="4876876000000111002",
+        ),
+    )
+)
+
+OUTCOMES = (
+    [Outcome(seq=0, status="applied", crm_id="4876876000000301009")],
+    [
+        Outcome(seq=1, status="applied"),
+        Outcome(seq=2, status="already", code="ALREADY_ASSOCIATED"),
+        Outcome(seq=3, status="rejected", code="INVALID_DATA", message="invalid data", details={"api_name": "id"}),
+    ],
+)
+
+
+def test_a_real_runs_log_matches_the_golden_file(tmp_path: Path) -> None:
+    """A run's outcomes, two batches of them, give exactly the lines of the golden file."""
+    path = run_log_path(tmp_path / "runs" / "acme", 42)
+    with DiffLog(path, tenant="acme", run_id=42, clock=Clock()) as log:
+        for batch in OUTCOMES:
+            log.write_outcomes(CHANGES, batch)
+    assert path.name == "run-42.jsonl"
+    assert path.read_text(encoding="utf-8") == GOLDEN.read_text(encoding="utf-8")
+    assert log.lines == 4
+
+
+def test_every_line_has_the_fixed_keys_in_order(tmp_path: Path) -> None:
+    """Each line is one JSON object whose keys are KEYS, in that order, null where not applicable."""
+    path = tmp_path / "run.jsonl"
+    with DiffLog(path, tenant="acme", run_id=1, clock=Clock()) as log:
+        log.write_outcomes(CHANGES, OUTCOMES[1])
+        log.write_planned(CHANGES)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 7
+    for line in lines:
+        assert tuple(json.loads(line, object_pairs_hook=lambda pairs: [k for k, _ in pairs])) == KEYS
+    first = read_diff_log(path)[0]
+    assert first["territory_id"] is None
+    assert first["module"] == "Accounts"
+    assert first["user_id"] is None
+    assert first["ts"] == "2026-03-01T09:00:01+00:00"
+
+
+def test_a_created_territorys_new_id_is_logged_with_it_and_its_changes(tmp_path: Path) -> None:
+    """The territory.create line, and later lines of changes in that territory, name its new CRM id."""
+    path = tmp_path / "run.jsonl"
+    with DiffLog(path, tenant="acme", run_id=1, clock=Clock()) as log:
+        log.write_outcomes(CHANGES, OUTCOMES[0])
+        log.write_outcomes(CHANGES, OUTCOMES[1])
+    assert [e["territory_id"] for e in read_diff_log(path)] == ["4876876000000301009"] * 3 + [None]
+
+
+def test_dry_and_blocked_runs_log_every_change_once(tmp_path: Path) -> None:
+    """A dry run logs each change as planned; a blocked run logs each as blocked with the guardrail's message."""
+    dry, blocked = tmp_path / "dry.jsonl", tmp_path / "blocked.jsonl"
+    with DiffLog(dry, tenant="acme", run_id=1, clock=Clock()) as log:
+        log.write_planned(CHANGES)
+    with DiffLog(blocked, tenant="acme", run_id=2, clock=Clock()) as log:
+        log.write_planned(CHANGES, status="blocked", message="removals: 12 > 10; --override removals")
+    assert [(e["seq"], e["status"], e["code"]) for e in read_diff_log(dry)] == [(i, "planned", None) for i in range(4)]
+    assert {e["status"] for e in read_diff_log(blocked)} == {"blocked"}
+    assert read_diff_log(blocked)[3]["message"] == "removals: 12 > 10; --override removals"
+
+
+def test_each_batch_is_on_disk_before_the_log_closes(tmp_path: Path) -> None:
+    """After write_outcomes returns, another reader sees the batch: a kill loses no written line."""
+    path = tmp_path / "run.jsonl"
+    with DiffLog(path, tenant="acme", run_id=1, clock=Clock()) as log:
+        log.write_outcomes(CHANGES, OUTCOMES[0])
+        assert len(read_diff_log(path)) == 1
+        log.write_outcomes(CHANGES, OUTCOMES[1])
+        assert len(read_diff_log(path)) == 4
+
+
+def test_reopening_a_log_appends(tmp_path: Path) -> None:
+    """Opening an existing log appends to it instead of truncating it."""
+    path = tmp_path / "run.jsonl"
+    for batch in OUTCOMES:
+        with DiffLog(path, tenant="acme", run_id=1, clock=Clock()) as log:
+            log.write_outcomes(CHANGES, batch)
+    assert [e["seq"] for e in read_diff_log(path)] == [0, 1, 2, 3]
+
+
+def test_an_outcome_for_a_change_not_in_the_set_is_refused(tmp_path: Path) -> None:
+    """An outcome whose seq is outside the change set raises instead of logging a wrong change."""
+    with (
+        DiffLog(tmp_path / "run.jsonl", tenant="acme", run_id=1) as log,
+        pytest.raises(ValueError, match="change #9, but the change set has 4"),
+    ):
+        log.write_outcomes(CHANGES, [Outcome(seq=9, status="applied")])
+
+
+def test_writing_to_a_closed_log_is_an_error(tmp_path: Path) -> None:
+    """Writing outside the with-block raises, naming the file."""
+    log = DiffLog(tmp_path / "run.jsonl", tenant="acme", run_id=1, clock=lambda: datetime(2026, 1, 1, tzinfo=UTC))
+    with pytest.raises(RuntimeError, match=r"run\.jsonl is not open"):
+        log.write_planned(CHANGES)
