@@ -1431,12 +1431,24 @@ class SandboxApp:
         writer.writerow(["id", *fields])
         for rec in records:
             row = [rec["id"]]
-            for f in fields:
-                v = rec.get(f)
-                row.append(v.get("id") if isinstance(v, dict) else ("" if v is None else v))
+            row.extend(_csv_cell(rec.get(f)) for f in fields)
             writer.writerow(row)
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
             zf.writestr(f"{job_id}.csv", text.getvalue())
         return Response(buf.getvalue(), status=200, content_type="application/zip",
                         headers={"Content-Disposition": f'attachment; filename="{job_id}.zip"'})
+
+
+def _csv_cell(value: Any) -> str:
+    """A record value as Zoho's Bulk Read CSV writes it: a lookup as its id, a multi-select joined
+    by ``;``, booleans as ``true``/``false``, nothing as an empty cell."""
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        return str(value.get("id", ""))
+    if isinstance(value, list):
+        return ";".join(str(v.get("name", v.get("id", ""))) if isinstance(v, dict) else str(v) for v in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

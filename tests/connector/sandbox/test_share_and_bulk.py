@@ -69,6 +69,22 @@ def test_bulk_read_job_to_zipped_csv(api: ZohoHttp) -> None:
     assert set(rows[0]) == {"id", "Account_Name", "Industry"}
 
 
+def test_bulk_read_csv_writes_values_as_zoho_does(api: ZohoHttp) -> None:
+    """Bulk Read CSV cells: a multi-select joined by ';', a lookup as its id, never a Python repr."""
+    body = {"query": {"module": {"api_name": "Accounts"}, "fields": ["Product_Lines", "Owner"], "page": 1}}
+    job_id = api.post("/crm/bulk/v8/read", body).json()["data"][0]["details"]["id"]
+    download = api.get(f"/crm/bulk/v8/read/{job_id}/result")
+    with zipfile.ZipFile(io.BytesIO(download.content)) as zf:
+        rows = list(csv.DictReader(io.StringIO(zf.read(zf.namelist()[0]).decode())))
+    records = {r["id"]: r for r in api.get("/crm/v8/Accounts", params={"fields": "Product_Lines,Owner"}).json()["data"]}
+    multi = [r for r in rows if r["id"] in records and len(records[r["id"]]["Product_Lines"] or []) > 1]
+    assert multi, "the demo org has accounts with several product lines"
+    for row in multi:
+        assert row["Product_Lines"] == ";".join(records[row["id"]]["Product_Lines"])
+        assert row["Owner"] == records[row["id"]]["Owner"]["id"]
+    assert not any("[" in r["Product_Lines"] or "{" in r["Owner"] for r in rows)
+
+
 def test_bulk_read_criteria_filter(api: ZohoHttp) -> None:
     """Criteria restrict the rows: every row of an Industry filter has that industry."""
     industry = api.get("/crm/v8/Accounts", params={"fields": "Industry", "per_page": 1}).json()["data"][0]["Industry"]
