@@ -64,6 +64,7 @@ _DOMAIN = "nwind.com"  # five letters: Zoho's users schema pattern wants [a-z0-9
 _UTC = UTC
 _EPOCH = datetime(2023, 1, 1, tzinfo=_UTC)  # first account created
 _AS_OF = datetime(2026, 6, 30, tzinfo=_UTC)  # the demo's "today"; no clock is read
+_AS_OF_S = int((_AS_OF - _EPOCH).total_seconds())
 
 INDUSTRIES: tuple[str, ...] = (
     "Retail",
@@ -884,9 +885,19 @@ def _minutes() -> tuple[str, ...]:
     return tuple(f"{h:02d}:{m:02d}:" for h in range(24) for m in range(60))
 
 
+def _fold(start_s: int, t_s: int) -> int:
+    """``t_s``, or, when it lies after the demo's "today", folded back into [start_s, today] — so
+    stamps stay spread out (no pile-up on one instant) and never lie in the future."""
+    if t_s <= _AS_OF_S:
+        return t_s
+    start_s = min(start_s, _AS_OF_S)
+    return start_s + (t_s - start_s) % (_AS_OF_S - start_s + 1)
+
+
 def _stamp(epoch_s: int) -> str:
-    """``_EPOCH + epoch_s`` as Zoho writes times (ISO-8601 with offset), without datetime arithmetic."""
-    day, rest = divmod(epoch_s, _DAY_SECONDS)
+    """``_EPOCH + epoch_s`` as Zoho writes times (ISO-8601 with offset), without datetime arithmetic;
+    never later than the demo's "today" (a CRM holds no record stamped in the future)."""
+    day, rest = divmod(min(epoch_s, _AS_OF_S), _DAY_SECONDS)
     minute, second = divmod(rest, 60)
     return f"{_days()[day]}T{_minutes()[minute]}{second:02d}+00:00"
 
@@ -920,7 +931,7 @@ def _accounts_with_times(world: _World) -> Iterator[tuple[dict[str, Any], int]]:
         mask = rng.getrandbits(5) or 1
         created_s = int(i * step)
         created = _stamp(created_s)
-        modified = _stamp(created_s + int(rand() * 180 * _DAY_SECONDS))
+        modified = _stamp(_fold(created_s, created_s + int(rand() * 180 * _DAY_SECONDS)))
         owners = world.city_owners[c]
         owner = owners[int(rand() * len(owners))]
         word = _NAME_WORDS[int(rand() * len(_NAME_WORDS))]
@@ -1003,9 +1014,10 @@ def _deal_stream(world: _World) -> Iterator[dict[str, Any]]:
             amount = round(licences * (300 + 900 * rand()), 2)
             owner = account["Owner"] if rand() < 0.85 else world.all_reps[int(rand() * len(world.all_reps))].owner()
             territory = None
+            stamped_s = _fold(created_s, deal_created_s)  # the deal's creation, as the CRM shows it
             if first is not None and rand() < 0.9:
                 territory = {"Name": first["Name"], "id": first["id"], "$assigned_by": None,
-                             "$assigned_time": _stamp(deal_created_s), "$assigned": "automatically"}
+                             "$assigned_time": _stamp(stamped_s), "$assigned": "automatically"}
             yield {
                 "id": _zid(_DEAL_BASE + counter),
                 "Deal_Name": f"{account['Account_Name']} - {PRODUCT_LINES[(counter + j) % len(PRODUCT_LINES)]}",
@@ -1017,8 +1029,8 @@ def _deal_stream(world: _World) -> Iterator[dict[str, Any]]:
                 "Closing_Date": date.fromordinal(closing).isoformat(),
                 "Type": DEAL_TYPES[0] if j == 0 or rand() < 0.5 else DEAL_TYPES[1],
                 "Licences": licences,
-                "Created_Time": _stamp(deal_created_s),
-                "Modified_Time": _stamp(deal_created_s + int(rand() * 30 * _DAY_SECONDS)),
+                "Created_Time": _stamp(stamped_s),
+                "Modified_Time": _stamp(_fold(stamped_s, stamped_s + int(rand() * 30 * _DAY_SECONDS))),
                 "Territory": territory,
             }
             counter += 1

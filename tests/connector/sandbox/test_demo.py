@@ -347,3 +347,11 @@ def test_credentials_are_deterministic_zoho_shaped_and_kept_out_of_repr() -> Non
     assert re.fullmatch(r"1000\.[0-9a-f]{32}\.[0-9a-f]{32}", creds.refresh_token)
     assert creds.client_secret not in repr(creds)
     assert creds.refresh_token not in repr(creds)
+
+
+def test_no_record_is_stamped_after_the_demo_today() -> None:
+    """Created and modified times never lie in the future, so incremental pulls can trust cursors."""
+    org = generate_org(7, 2000)
+    latest = "2026-06-30T23:59:59+00:00"
+    for record in (*org.accounts, *org.deals):
+        assert record["Created_Time"] <= record["Modified_Time"] <= latest
