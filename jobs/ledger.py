@@ -427,11 +427,11 @@ class Ledger:
         log.info("run %s started: tenant %s, %s%s", run_id, tenant, mode, " (dry run)" if dry_run else "")
         return run_id
 
-    def last_plan_digest(self, tenant: str) -> str | None:
-        """The plan digest of the tenant's last run that wrote (not a dry run, not blocked, not running)."""
+    def _last_writing_run(self, tenant: str, column: Any) -> Any:
+        """``column`` of the tenant's last run that wrote (not a dry run, not blocked, not running)."""
         with self._engine.connect() as conn:
-            digest = conn.execute(
-                select(runs_table.c.plan_digest)
+            return conn.execute(
+                select(column)
                 .where(
                     runs_table.c.tenant == tenant,
                     runs_table.c.dry_run.is_(False),
@@ -440,6 +440,10 @@ class Ledger:
                 .order_by(runs_table.c.id.desc())
                 .limit(1)
             ).scalar_one_or_none()
+
+    def last_plan_digest(self, tenant: str) -> str | None:
+        """The plan digest of the tenant's last run that wrote."""
+        digest: str | None = self._last_writing_run(tenant, runs_table.c.plan_digest)
         return digest
 
     def record_plan(self, run_id: int, change_set: ChangeSet, guardrails: Sequence[GuardrailResult]) -> None:
@@ -653,18 +657,8 @@ class Ledger:
 
     def pending_retries(self, tenant: str) -> list[ChangeRow]:
         """The changes rejected in the tenant's last finished run that wrote (not dry, not blocked)."""
-        with self._engine.connect() as conn:
-            last = conn.execute(
-                select(runs_table.c.id)
-                .where(
-                    runs_table.c.tenant == tenant,
-                    runs_table.c.dry_run.is_(False),
-                    runs_table.c.status.not_in(_WROTE_NOTHING),
-                )
-                .order_by(runs_table.c.id.desc())
-                .limit(1)
-            ).scalar_one_or_none()
-        return [] if last is None else self.changes(last, status="rejected")
+        last = self._last_writing_run(tenant, runs_table.c.id)
+        return [] if last is None else self.changes(int(last), status="rejected")
 
     # ── ownership ──
 

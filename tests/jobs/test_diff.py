@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from connector.models import Territory as CrmTerritory
 from connector.models import User
 from connector.sandbox import start_sandbox
 from jobs.diff import diff, resolve_change, target_key
+from jobs.ledger import LedgerOwnership
 from jobs.model import PHASES, Assignment, Change, ChangeSet, RecordRow, Share, Snapshot
 from jobs.pull import pull
 from jobs.settings import SyncSettings, TargetsSettings
@@ -65,37 +66,26 @@ def plan_of(text: str = PLAN, extra: str = "") -> TerritoryPlan:
     return parse_plan(text + extra)
 
 
-@dataclass
-class FakeOwnership:
-    """The ledger's answers, as plain sets."""
-
-    ids: dict[str, str] = field(default_factory=dict)  # plan key → CRM id
-    created: set[str] = field(default_factory=set)
-    memberships: set[tuple[str, str]] = field(default_factory=set)
-    assignments: set[tuple[str, str, str]] = field(default_factory=set)
-    shares: set[tuple[str, str, str]] = field(default_factory=set)
-    applied: dict[tuple[str, str], Any] = field(default_factory=dict)
-
-    def territory_id(self, key: str) -> str | None:
-        return self.ids.get(key)
-
-    def territory_key(self, territory_id: str) -> str | None:
-        return next((k for k, v in self.ids.items() if v == territory_id), None)
-
-    def created_territory(self, territory_id: str) -> bool:
-        return territory_id in self.created
-
-    def owns_membership(self, territory_id: str, user_id: str) -> bool:
-        return (territory_id, user_id) in self.memberships
-
-    def owns_assignment(self, module: str, record_id: str, territory_id: str) -> bool:
-        return (module, record_id, territory_id) in self.assignments
-
-    def owns_share(self, module: str, record_id: str, user_id: str) -> bool:
-        return (module, record_id, user_id) in self.shares
-
-    def last_applied(self, kind: str, target: str) -> Any:
-        return self.applied.get((kind, target))
+def owned(
+    *,
+    ids: dict[str, str] | None = None,
+    created: Iterable[str] = (),
+    memberships: Iterable[tuple[str, str]] = (),
+    assignments: Iterable[tuple[str, str, str]] = (),
+    shares: Iterable[tuple[str, str, str]] = (),
+    applied: dict[tuple[str, str], Any] | None = None,
+) -> LedgerOwnership:
+    """The ledger's own Ownership value, filled with what a test says the connector put there."""
+    ids = ids or {}
+    return LedgerOwnership(
+        territory_ids=ids,
+        territory_keys={v: k for k, v in ids.items()},
+        created_territories=frozenset(created),
+        memberships=frozenset(memberships),
+        assignments=frozenset(assignments),
+        shares=frozenset(shares),
+        applied=applied or {},
+    )
 
 
 def terr(tid: str, name: str, parent: str | None = ROOT.id, manager: str | None = None,
@@ -143,9 +133,9 @@ def snapshot(
     )
 
 
-def run(snap: Snapshot, plan: TerritoryPlan | None = None, ownership: FakeOwnership | None = None,
+def run(snap: Snapshot, plan: TerritoryPlan | None = None, ownership: LedgerOwnership | None = None,
         targets: TargetsSettings = NO_TARGETS) -> ChangeSet:
-    return diff(snap, plan or plan_of(), ownership or FakeOwnership(), targets=targets)
+    return diff(snap, plan or plan_of(), ownership or owned(), targets=targets)
 
 
 def kinds(cs: ChangeSet) -> list[tuple[str, str]]:
@@ -206,7 +196,7 @@ def test_the_ledgers_mapping_beats_a_name_match() -> None:
     decoy = terr("2010", "EMEA")
     snap = snapshot(territories=(ROOT, renamed, decoy, replace(UK, parent_id="2009"), AMER),
                     members={**MATCHING_MEMBERS, "2009": frozenset({ANNA.id})})
-    cs = run(snap, ownership=FakeOwnership(ids={"emea": "2009"}))
+    cs = run(snap, ownership=owned(ids={"emea": "2009"}))
     assert kinds(cs) == [("territory.update", "territory emea")]
     assert cs.changes[0].territory_id == "2009"
 
@@ -251,7 +241,7 @@ def test_dropped_territories_we_created_are_deleted_bottom_up_with_transfer() ->
     someone_elses = terr("3004", "Hand made", parent="3001")
     manual_top = terr("3005", "Not ours")
     snap = snapshot(territories=(*MATCHING, apac, japan, tokyo, someone_elses, manual_top))
-    owners = FakeOwnership(ids={"apac": "3001", "japan": "3002", "tokyo": "3003"},
+    owners = owned(ids={"apac": "3001", "japan": "3002", "tokyo": "3003"},
                            created={"3001", "3002", "3003", ROOT.id, EMEA.id})
     cs = run(snap, ownership=owners)
     assert kinds(cs) == [
@@ -268,7 +258,7 @@ def test_dropped_territories_we_created_are_deleted_bottom_up_with_transfer() ->
 def test_an_adopted_territory_is_never_deleted_and_the_root_never_touched() -> None:
     """Adopted by name (not created by us) and the org root stay, even when the plan drops them."""
     cs = run(snapshot(), plan=plan_of(PLAN.split("[territories.amer]")[0]),
-             ownership=FakeOwnership(created={ROOT.id}))
+             ownership=owned(created={ROOT.id}))
     assert [c.kind for c in cs.changes] == []
 
 
@@ -280,7 +270,7 @@ def test_members_are_added_and_only_ours_removed_never_the_manager() -> None:
     snap = snapshot(members={"2001": frozenset({ANNA.id, DORA.id, CARL.id}), "2002": frozenset(),
                              "2003": frozenset({BEN.id})},
                     territories=(ROOT, EMEA, UK, AMER))
-    owners = FakeOwnership(memberships={("2001", DORA.id), ("2001", ANNA.id)})
+    owners = owned(memberships={("2001", DORA.id), ("2001", ANNA.id)})
     cs = run(snap, ownership=owners)
     assert kinds(cs) == [
         ("member.add", "territory uk member ben@zylker.example"),
@@ -332,7 +322,7 @@ def test_missing_assignments_are_added_with_the_rule_and_criteria_version() -> N
 def test_an_automatic_assignment_is_never_removed_only_reported() -> None:
     """The CRM's own rules put it there: a finding, never a change."""
     acct = account("a1", "UK", assigned(UK.id, "UK"), assigned(AMER.id, "Americas", "automatically", None))
-    cs = run(snapshot(accounts=[acct]), ownership=FakeOwnership(assignments={("Accounts", "a1", AMER.id)}))
+    cs = run(snapshot(accounts=[acct]), ownership=owned(assignments={("Accounts", "a1", AMER.id)}))
     assert cs.changes == ()
     assert findings(cs, "automatic_disagreement") == ["Accounts/a1 territory amer"]
 
@@ -354,7 +344,7 @@ def test_ours_is_removed_whether_the_ledger_or_assigned_by_says_so() -> None:
     by_us = account("a1", "UK", assigned(UK.id, "UK"), assigned(AMER.id, "Americas", by=CONNECTOR.id))
     in_ledger = account("a2", "UK", assigned(UK.id, "UK"), assigned(AMER.id, "Americas", by=None))
     cs = run(snapshot(accounts=[by_us, in_ledger]),
-             ownership=FakeOwnership(assignments={("Accounts", "a2", AMER.id)}))
+             ownership=owned(assignments={("Accounts", "a2", AMER.id)}))
     assert kinds(cs) == [("assignment.remove", "Accounts/a1 territory amer"),
                          ("assignment.remove", "Accounts/a2 territory amer")]
     assert cs.changes[0].reason.kind == "rule"
@@ -504,9 +494,9 @@ def test_targets_are_upserted_where_the_crm_differs() -> None:
 def test_drift_is_reported_next_to_the_change_that_puts_it_back() -> None:
     """Someone removed an assignment we made and renamed a territory we wrote: drift findings plus fixes."""
     target = "Accounts/a1 territory uk"
-    owners = FakeOwnership(ids={"emea": EMEA.id}, applied={
-        ("assignment.add", target): {"territory_id": UK.id, "territory": "UK"},
-        ("territory.update", "territory emea"): {"name": "EMEA", "parent": None, "manager": ANNA.email,
+    owners = owned(ids={"emea": EMEA.id}, applied={
+        ("assignment", target): {"territory_id": UK.id, "territory": "UK"},
+        ("territory", "territory emea"): {"name": "EMEA", "parent": None, "manager": ANNA.email,
                                                  "permission_type": "read_only", "description": None},
     })
     snap = snapshot(territories=(ROOT, replace(EMEA, name="Europe"), UK, AMER), accounts=[account("a1", "UK")])
@@ -517,7 +507,7 @@ def test_drift_is_reported_next_to_the_change_that_puts_it_back() -> None:
 
 def test_a_plan_change_is_not_drift() -> None:
     """The CRM still holds what we last wrote, the plan moved on: a change, no drift finding."""
-    owners = FakeOwnership(ids={"emea": EMEA.id}, applied={("territory.update", "territory emea"): {
+    owners = owned(ids={"emea": EMEA.id}, applied={("territory", "territory emea"): {
         "name": "Europe", "parent": None, "manager": ANNA.email, "permission_type": "read_only",
         "description": None}})
     cs = run(snapshot(territories=(ROOT, replace(EMEA, name="Europe"), UK, AMER)), ownership=owners)
@@ -547,7 +537,7 @@ def _busy_snapshot(seed: int | None) -> Snapshot:
 
 def test_same_inputs_give_the_same_list_in_the_same_order() -> None:
     """Determinism: twice the same call, and shuffled snapshot collections, give identical change sets."""
-    owners = FakeOwnership(created={"3001", "3002"}, memberships={("2001", DORA.id)})
+    owners = owned(created={"3001", "3002"}, memberships={("2001", DORA.id)})
     base = run(_busy_snapshot(None), ownership=owners)
     assert base.changes
     assert base.findings
@@ -558,7 +548,7 @@ def test_same_inputs_give_the_same_list_in_the_same_order() -> None:
 
 def test_changes_come_in_phase_order() -> None:
     """The busy snapshot's changes are sorted by PHASES, deletes last."""
-    owners = FakeOwnership(created={"3001", "3002"})
+    owners = owned(created={"3001", "3002"})
     cs = run(_busy_snapshot(None), ownership=owners)
     phases = [PHASES.index(c.kind) for c in cs.changes]
     assert phases == sorted(phases)
@@ -582,8 +572,8 @@ def test_the_example_plan_against_a_pulled_sandbox_org(tmp_path: Path) -> None:
         with ZohoClient(config, sleep=lambda s: None, clock=clock) as client:
             snap = pull(client, plan, tenant="demo", cache=_NoCache(), targets=TargetsSettings(),
                         sync=SyncSettings(), full=True, clock=lambda: datetime.fromtimestamp(clock(), UTC))
-    cs = diff(snap, plan, FakeOwnership(), targets=TargetsSettings())
-    assert cs == diff(snap, plan, FakeOwnership(), targets=TargetsSettings())
+    cs = diff(snap, plan, owned(), targets=TargetsSettings())
+    assert cs == diff(snap, plan, owned(), targets=TargetsSettings())
     assert cs.changes
     assert cs.accounts_total == len(set(snap.accounts) - plan.exclusions_for("Accounts"))
     automatic = {(m, rid, a.territory_id)
