@@ -117,11 +117,10 @@ def run_sync(
         full = full or ledger.last_plan_digest(name) != digest or not tenant.sync.incremental
         run_id = ledger.start_run(name, mode="full" if full else "incremental", dry_run=dry_run, plan_digest=digest)
         log_path = settings.storage.run_logs(name) / f"run-{run_id}.jsonl"
-        stats: list[Any] = []  # the client's counters, for a run that fails half-way
+        client: ZohoClient | None = None  # its counters are recorded even for a run that fails half-way
         try:
             with open_crm(tenant, settings.storage) as crm, DiffLog(log_path, tenant=name, run_id=run_id) as difflog:
                 client = crm.client
-                stats.append(client)
                 snapshot = pull(
                     client,
                     plan,
@@ -172,9 +171,13 @@ def run_sync(
                     log_path=log_path,
                 )
         except BaseException as exc:  # recorded, then raised as is: the CLI reports it
-            calls = stats[0].stats.calls if stats else 0
-            credits = stats[0].stats.credits if stats else 0
-            ledger.finish_run(run_id, status=FAILED, calls=calls, credits=credits, error=f"{type(exc).__name__}: {exc}")
+            ledger.finish_run(
+                run_id,
+                status=INTERRUPTED if isinstance(exc, KeyboardInterrupt) else FAILED,
+                calls=client.stats.calls if client else 0,
+                credits=client.stats.credits if client else 0,
+                error=f"{type(exc).__name__}: {exc}",
+            )
             raise
 
 
