@@ -676,8 +676,10 @@ class Ledger:
             for row in conn.execute(select(owned_table).where(owned_table.c.tenant == tenant)):
                 _index_owned(row.kind, row.key, row.territory_id, row.created, territory_ids, created,
                              memberships, assignments, shares)
-                applied[(row.kind, row.target)] = row.value
-                unconfirmed += 0 if row.confirmed else 1
+                if row.confirmed:  # drift compares only with writes known to have landed
+                    applied[(row.kind, row.target)] = row.value
+                else:
+                    unconfirmed += 1
         return LedgerOwnership(
             territory_ids=territory_ids,
             territory_keys={tid: key for key, tid in territory_ids.items()},

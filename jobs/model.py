@@ -87,7 +87,8 @@ class Ownership(Protocol):
     """What the connector itself put in the CRM (from the ledger), and plan keys ↔ CRM ids.
 
     Changes of an interrupted run whose outcome was never recorded count as ours when the CRM
-    shows them: the run may have been killed between Zoho's answer and the ledger's write."""
+    shows them: the run may have been killed between Zoho's answer and the ledger's write. They
+    are not ``last_applied``, though: a write that may never have happened is no ground for drift."""
 
     def territory_id(self, key: str) -> str | None: ...
 

@@ -315,6 +315,10 @@ def test_ownership_counts_a_killed_runs_pending_additions(ledger: Ledger) -> Non
     assert not after_start.owns_assignment("Accounts", "A4", "T1")  # a pending removal adds nothing
     assert after_start.unconfirmed == 3
     assert not ledger.ownership("beta").owns_assignment("Accounts", "A1", "T1")
+    # Only the confirmed write is 'last applied': an in-flight one may never have reached the CRM,
+    # so its absence there is no drift.
+    assert after_start.last_applied("assignment.add", assign("A1").target) is not None
+    assert after_start.last_applied("assignment.add", assign("A2").target) is None
 
 
 def test_ownership_follows_outcomes(ledger: Ledger) -> None:
