@@ -20,10 +20,10 @@ from tests.jobs.test_diff import (
     ROOT,
     SHARING,
     TARGETS,
-    FakeOwnership,
     account,
     assigned,
     deal,
+    owned,
     plan_of,
     run,
     snapshot,
@@ -49,7 +49,7 @@ def scenario() -> tuple[ChangeSet, Snapshot, TerritoryPlan]:
         deals=[deal("d1", "a1", assigned(AMER.id, "Americas"))],
         shares={"a2": ()},
     )
-    owners = FakeOwnership(memberships={(EMEA.id, DORA.id)})
+    owners = owned(memberships={(EMEA.id, DORA.id)})
     return run(snap, plan=plan, ownership=owners, targets=TargetsSettings()), snap, plan
 
 
