@@ -6,7 +6,7 @@ VENV ?= .venv
 CONFIG ?= config.example.toml
 BIN := $(VENV)/bin
 
-.PHONY: sync test lint pytest bench-engine bench-sandbox clean
+.PHONY: sync test lint pytest bench-engine bench-sync bench-ledger bench-sandbox clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,12 @@ test: lint pytest
 
 bench-engine: $(VENV)/.installed
 	$(BIN)/python bench/engine.py
+
+bench-sync: $(VENV)/.installed
+	$(BIN)/python bench/sync.py
+
+bench-ledger: $(VENV)/.installed
+	$(BIN)/python bench/ledger.py
 
 bench-sandbox: $(VENV)/.installed
 	$(BIN)/python bench/sandbox_demo.py
