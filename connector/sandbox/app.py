@@ -40,7 +40,7 @@ from connector.config import (
     MAX_USERS_PER_WRITE,
     PAGED_READ_CEILING,
 )
-from connector.sandbox.errors import ItemError, ZohoError, batch_status, invalid_url, success
+from connector.sandbox.errors import ItemError, ZohoError, each_item, invalid_url, success
 from connector.sandbox.options import SandboxOptions
 from connector.sandbox.store import Assignment, Store, TokenRow
 
@@ -257,6 +257,7 @@ class SandboxApp:
             (f"{v}/settings/territories/<tid>/users/<uid>", "territory_user", ("GET", "PUT", "DELETE")),
             (f"{v}/<module>", "records", ("GET", "PUT", "POST")),
             (f"{v}/<module>/upsert", "upsert", ("POST",)),
+            (f"{v}/<module>/actions/count", "record_count", ("GET",)),
             (f"{v}/<module>/actions/assign_territories", "assign_many", ("POST",)),
             (f"{v}/<module>/actions/remove_territories", "remove_many", ("POST",)),
             (f"{v}/<module>/<rid>", "record", ("GET", "PUT")),
@@ -476,6 +477,13 @@ class SandboxApp:
         caller = self.caller(request, f"modules.{name}", "READ")
         return self.list_records(request, caller, name)
 
+    def on_record_count(self, request: Request, module: str) -> tuple[int, Any]:
+        """``{"count": n}``: every record of the module (zoho-api.md 4.6). The search filters
+        (``email``, ``phone``, ``word``, ``cvid``) are not modelled."""
+        name = self.module_name(module)
+        self.caller(request, f"modules.{name}", "READ")
+        return 200, {"count": self.store.count_records(name)}
+
     def on_record(self, request: Request, module: str, rid: str) -> tuple[int, Any]:
         name = self.module_name(module)
         if request.method == "PUT":
@@ -627,21 +635,16 @@ class SandboxApp:
         """Insert, update or upsert a batch; one result per item, in order."""
         known = self.field_meta(module)
         now = iso(self.clock())
-        results: list[dict[str, Any]] = []
-        failures: list[ItemError | None] = []
         matches: dict[str, dict[Any, str]] = {}
         if mode == "upsert":
             for fname in duplicate_fields or [UPSERT_KEYS.get(module, "Name")]:
                 values = [it[fname] for it in items if isinstance(it, dict) and isinstance(it.get(fname), str | int)]
                 matches[fname] = self.store.find_record_ids(module, fname, values)
-        for i, item in enumerate(items):
-            try:
-                results.append(self.write_one(caller, module, i, item, known, now, mode, matches))
-                failures.append(None)
-            except ItemError as err:
-                results.append(err.body())
-                failures.append(err)
-        return batch_status(results, failures, ok_status=201 if mode == "insert" else 200), {"data": results}
+
+        def write(i: int, item: Any) -> dict[str, Any]:
+            return self.write_one(caller, module, i, item, known, now, mode, matches)
+        status, results = each_item(items, write, ok_status=201 if mode == "insert" else 200)
+        return status, {"data": results}
 
     def write_one(self, caller: Caller, module: str, i: int, item: Any, known: dict[str, dict[str, Any]], now: str,
                   mode: str,
@@ -725,36 +728,31 @@ class SandboxApp:
                 if isinstance(item, dict):
                     item["id"] = rid
         scheduled = self.options.assignment_mode == "scheduled"
-        results: list[dict[str, Any]] = []
-        failures: list[ItemError | None] = []
         now = self.clock()
-        for i, item in enumerate(items):
-            try:
-                record_id, tids = self.check_assignment(name, i, item, remove)
-                if scheduled:
-                    pending = [j for j, body in self.store.pending_jobs("territory", None)
-                               if body["module"] == name and body["record_id"] == record_id]
-                    if pending:
-                        raise ItemError("ALREADY_SCHEDULED", "A territory job is already scheduled for this record",
-                                        {"id": record_id, "job_id": pending[0]})
-                    job_id = self.store.new_id()
-                    self.store.save_job(job_id, "territory", "pending", now + self.options.scheduled_delay_s,
-                                        {"module": name, "record_id": record_id, "territory_ids": tids,
-                                         "remove": remove, "by": caller.ref})
-                    msg = "Territory removal process scheduled successfully" if remove else \
-                        "Territory assignment process scheduled successfully"
-                    results.append(success(msg, {"job_id": job_id, "id": record_id}, code="SCHEDULED"))
-                else:
-                    self.apply_assignment(name, record_id, tids, remove, caller.ref, now)
-                    msg = "the territories are removed successfully" if remove else \
-                        "the territories data updated successfully"
-                    results.append(success(msg, {"id": record_id}))
-                failures.append(None)
-            except ItemError as err:
-                results.append(err.body())
-                failures.append(err)
         ok = self.options.scheduled_status if scheduled else 200
-        return batch_status(results, failures, ok_status=ok), {"data": results}
+
+        def act(i: int, item: Any) -> dict[str, Any]:
+            record_id, tids = self.check_assignment(name, i, item, remove)
+            if scheduled:
+                pending = [j for j, body in self.store.pending_jobs("territory", None)
+                           if body["module"] == name and body["record_id"] == record_id]
+                if pending:
+                    raise ItemError("ALREADY_SCHEDULED", "A territory job is already scheduled for this record",
+                                    {"id": record_id, "job_id": pending[0]})
+                job_id = self.store.new_id()
+                self.store.save_job(job_id, "territory", "pending", now + self.options.scheduled_delay_s,
+                                    {"module": name, "record_id": record_id, "territory_ids": tids,
+                                     "remove": remove, "by": caller.ref})
+                msg = "Territory removal process scheduled successfully" if remove else \
+                    "Territory assignment process scheduled successfully"
+                return success(msg, {"job_id": job_id, "id": record_id}, code="SCHEDULED")
+            else:
+                self.apply_assignment(name, record_id, tids, remove, caller.ref, now)
+                msg = "the territories are removed successfully" if remove else \
+                    "the territories data updated successfully"
+                return success(msg, {"id": record_id})
+        status, results = each_item(items, act, ok_status=ok)
+        return status, {"data": results}
 
     def check_assignment(self, module: str, i: int, item: Any, remove: bool) -> tuple[str, list[str]]:
         if not isinstance(item, dict):
@@ -968,82 +966,67 @@ class SandboxApp:
 
     def create_territories(self, caller: Caller, items: list[Any]) -> tuple[int, Any]:
         now = iso(self.clock())
-        results: list[dict[str, Any]] = []
-        failures: list[ItemError | None] = []
         taken: set[str] = set()
-        for i, item in enumerate(items):
-            try:
-                if not isinstance(item, dict):
-                    raise ItemError("INVALID_DATA", "invalid data", {"json_path": f"$.territories[{i}]"})
-                self.check_territory_fields(i, item, creating=True, names_taken=taken, current=None)
-                base = {"id": self.store.new_id(), "created_time": now, "created_by": caller.ref, "manager": None,
-                        "description": None, "account_rule_criteria": None, "deal_rule_criteria": None}
-                t = self.build_territory(item, base, caller, now)
-                self.store.save_territory(t)
-                if t.get("manager"):
-                    self.store.add_member(t["id"], t["manager"]["id"])
-                taken.add(t["name"].lower())
-                results.append(success("Territory Created Successfully", {"id": t["id"]}))
-                failures.append(None)
-            except ItemError as err:
-                results.append(err.body())
-                failures.append(err)
-        return batch_status(results, failures, ok_status=201), {"territories": results}
+
+        def create(i: int, item: Any) -> dict[str, Any]:
+            if not isinstance(item, dict):
+                raise ItemError("INVALID_DATA", "invalid data", {"json_path": f"$.territories[{i}]"})
+            self.check_territory_fields(i, item, creating=True, names_taken=taken, current=None)
+            base = {"id": self.store.new_id(), "created_time": now, "created_by": caller.ref, "manager": None,
+                    "description": None, "account_rule_criteria": None, "deal_rule_criteria": None}
+            t = self.build_territory(item, base, caller, now)
+            self.store.save_territory(t)
+            if t.get("manager"):
+                self.store.add_member(t["id"], t["manager"]["id"])
+            taken.add(t["name"].lower())
+            return success("Territory Created Successfully", {"id": t["id"]})
+        status, results = each_item(items, create, ok_status=201)
+        return status, {"territories": results}
 
     def update_territories(self, caller: Caller, items: list[Any]) -> tuple[int, Any]:
         now = iso(self.clock())
-        results: list[dict[str, Any]] = []
-        failures: list[ItemError | None] = []
         taken: set[str] = set()
-        for i, item in enumerate(items):
-            try:
-                if not isinstance(item, dict):
-                    raise ItemError("INVALID_DATA", "invalid data", {"json_path": f"$.territories[{i}]"})
-                tid = _id(item.get("id"))
-                if tid is None:
-                    raise ItemError("MANDATORY_NOT_FOUND", "required field not found",
-                                    _tdetail("id", f"$.territories[{i}].id"))
-                current = self.store.get_territory(tid)
-                if current is None:
-                    raise ItemError("INVALID_DATA", "the id given seems to be invalid",
-                                    _tdetail("id", f"$.territories[{i}].id"))
-                if current.get("reporting_to") is None and set(item) - {"id", "name"}:
-                    raise ItemError("NOT_ALLOWED", "only the name of the organization's territory can be changed",
-                                    {"resource_path_index": 3, "id": tid})
-                self.check_territory_fields(i, item, creating=False, names_taken=taken, current=current)
-                t = self.build_territory(item, current, caller, now)
-                self.store.save_territory(t)
-                if t.get("manager"):
-                    self.store.add_member(t["id"], t["manager"]["id"])
-                taken.add(t["name"].lower())
-                results.append(success("Territory Updated Successfully", {"id": tid}))
-                failures.append(None)
-            except ItemError as err:
-                results.append(err.body())
-                failures.append(err)
-        return batch_status(results, failures), {"territories": results}
+
+        def update(i: int, item: Any) -> dict[str, Any]:
+            if not isinstance(item, dict):
+                raise ItemError("INVALID_DATA", "invalid data", {"json_path": f"$.territories[{i}]"})
+            tid = _id(item.get("id"))
+            if tid is None:
+                raise ItemError("MANDATORY_NOT_FOUND", "required field not found",
+                                _tdetail("id", f"$.territories[{i}].id"))
+            current = self.store.get_territory(tid)
+            if current is None:
+                raise ItemError("INVALID_DATA", "the id given seems to be invalid",
+                                _tdetail("id", f"$.territories[{i}].id"))
+            if current.get("reporting_to") is None and set(item) - {"id", "name"}:
+                raise ItemError("NOT_ALLOWED", "only the name of the organization's territory can be changed",
+                                {"resource_path_index": 3, "id": tid})
+            self.check_territory_fields(i, item, creating=False, names_taken=taken, current=current)
+            t = self.build_territory(item, current, caller, now)
+            self.store.save_territory(t)
+            if t.get("manager"):
+                self.store.add_member(t["id"], t["manager"]["id"])
+            taken.add(t["name"].lower())
+            return success("Territory Updated Successfully", {"id": tid})
+        status, results = each_item(items, update)
+        return status, {"territories": results}
 
     def delete_territories(self, ids: list[str]) -> tuple[int, Any]:
-        results: list[dict[str, Any]] = []
-        failures: list[ItemError | None] = []
-        for tid in ids:
-            try:
-                t = self.store.get_territory(tid)
-                if t is None:
-                    raise ItemError("INVALID_DATA", "the id given seems to be invalid", {"resource_path_index": 3, "id": tid})
-                if t.get("reporting_to") is None:
-                    raise ItemError("NOT_ALLOWED", "the organization's territory cannot be deleted",
-                                    {"resource_path_index": 3, "id": tid})
-                if self.store.child_ids(tid):
-                    raise ItemError("NOT_ALLOWED", "the territory has child territories; use transfer and delete",
-                                    {"resource_path_index": 3, "id": tid})
-                self.store.delete_territory(tid)
-                results.append(success("Given Territory Removed Successfully", {"id": tid}))
-                failures.append(None)
-            except ItemError as err:
-                results.append(err.body())
-                failures.append(err)
-        return batch_status(results, failures), {"territories": results}
+
+        def delete(_i: int, tid: str) -> dict[str, Any]:
+            t = self.store.get_territory(tid)
+            if t is None:
+                raise ItemError("INVALID_DATA", "the id given seems to be invalid", {"resource_path_index": 3, "id": tid})
+            if t.get("reporting_to") is None:
+                raise ItemError("NOT_ALLOWED", "the organization's territory cannot be deleted",
+                                {"resource_path_index": 3, "id": tid})
+            if self.store.child_ids(tid):
+                raise ItemError("NOT_ALLOWED", "the territory has child territories; use transfer and delete",
+                                {"resource_path_index": 3, "id": tid})
+            self.store.delete_territory(tid)
+            return success("Given Territory Removed Successfully", {"id": tid})
+        status, results = each_item(ids, delete)
+        return status, {"territories": results}
 
     def on_transfer_delete(self, request: Request) -> tuple[int, Any]:
         self.caller(request, "settings.territories", "DELETE")
@@ -1058,43 +1041,38 @@ class SandboxApp:
         return self.transfer_delete(items)
 
     def transfer_delete(self, items: list[Any]) -> tuple[int, Any]:
-        results: list[dict[str, Any]] = []
-        failures: list[ItemError | None] = []
-        for i, item in enumerate(items):
-            try:
-                base = f"$.territories[{i}]"
-                if not isinstance(item, dict):
-                    raise ItemError("INVALID_DATA", "invalid data", {"json_path": base})
-                for key in ("id", "transfer_to_id"):
-                    if item.get(key) is None:
-                        raise ItemError("MANDATORY_NOT_FOUND", "required field not found",
-                                        _tdetail(key, f"{base}.{key}"))
-                tid, to_id = _id(item["id"]), _id(item["transfer_to_id"])
-                t = self.store.get_territory(tid) if tid else None
-                if t is None or tid is None:
-                    raise ItemError("INVALID_DATA", "the id given seems to be invalid",
-                                    _tdetail("id", f"{base}.id"))
-                if t.get("reporting_to") is None:
-                    raise ItemError("NOT_ALLOWED", "the organization's territory cannot be deleted",
-                                    _tdetail("id", f"{base}.id"))
-                target = self.store.get_territory(to_id) if to_id else None
-                if target is None or to_id in self.subtree(tid):
-                    raise ItemError("INVALID_DATA", "the transfer territory given seems to be invalid",
-                                    _tdetail("transfer_to_id", f"{base}.transfer_to_id"))
-                with self.store.transaction():
-                    for child_id in self.store.child_ids(tid):
-                        child = self.store.get_territory(child_id)
-                        assert child is not None
-                        child["reporting_to"] = self._ref(target)
-                        self.store.save_territory(child)
-                    self.store.delete_territory(tid)
-                results.append(success("Given Territory Removed Successfully and its child Territories moved to the"
-                                       " another territory", {"id": tid}))
-                failures.append(None)
-            except ItemError as err:
-                results.append(err.body())
-                failures.append(err)
-        return batch_status(results, failures), {"territories": results}
+
+        def transfer(i: int, item: Any) -> dict[str, Any]:
+            base = f"$.territories[{i}]"
+            if not isinstance(item, dict):
+                raise ItemError("INVALID_DATA", "invalid data", {"json_path": base})
+            for key in ("id", "transfer_to_id"):
+                if item.get(key) is None:
+                    raise ItemError("MANDATORY_NOT_FOUND", "required field not found",
+                                    _tdetail(key, f"{base}.{key}"))
+            tid, to_id = _id(item["id"]), _id(item["transfer_to_id"])
+            t = self.store.get_territory(tid) if tid else None
+            if t is None or tid is None:
+                raise ItemError("INVALID_DATA", "the id given seems to be invalid",
+                                _tdetail("id", f"{base}.id"))
+            if t.get("reporting_to") is None:
+                raise ItemError("NOT_ALLOWED", "the organization's territory cannot be deleted",
+                                _tdetail("id", f"{base}.id"))
+            target = self.store.get_territory(to_id) if to_id else None
+            if target is None or to_id in self.subtree(tid):
+                raise ItemError("INVALID_DATA", "the transfer territory given seems to be invalid",
+                                _tdetail("transfer_to_id", f"{base}.transfer_to_id"))
+            with self.store.transaction():
+                for child_id in self.store.child_ids(tid):
+                    child = self.store.get_territory(child_id)
+                    assert child is not None
+                    child["reporting_to"] = self._ref(target)
+                    self.store.save_territory(child)
+                self.store.delete_territory(tid)
+            return success("Given Territory Removed Successfully and its child Territories moved to the"
+                           " another territory", {"id": tid})
+        status, results = each_item(items, transfer)
+        return status, {"territories": results}
 
     def on_children(self, request: Request, tid: str) -> tuple[int, Any]:
         self.caller(request, "settings.territories", "READ")
@@ -1153,45 +1131,35 @@ class SandboxApp:
         return self.remove_users(t, [uid])
 
     def add_users(self, caller: Caller, t: dict[str, Any], items: list[Any]) -> tuple[int, Any]:
-        results: list[dict[str, Any]] = []
-        failures: list[ItemError | None] = []
-        for i, item in enumerate(items):
-            try:
-                path = f"$.users[{i}].id"
-                uid = _id(item.get("id")) if isinstance(item, dict) else None
-                user = self.store.get_user(uid) if uid else None
-                if user is None or uid is None or user.get("status") != "active":
-                    raise ItemError("INVALID_DATA", "the id given seems to be invalid",
-                                    {"api_name": "id", "json_path": path})
-                if not self.store.add_member(t["id"], uid):
-                    raise ItemError("DUPLICATE_DATA", "the user is already associated to the territory",
-                                    {"api_name": "id", "json_path": path})
-                results.append(success("Given User added to the mentioned territory Successfully", {"id": uid}))
-                failures.append(None)
-            except ItemError as err:
-                results.append(err.body())
-                failures.append(err)
-        return batch_status(results, failures), {"users": results}
+
+        def add(i: int, item: Any) -> dict[str, Any]:
+            path = f"$.users[{i}].id"
+            uid = _id(item.get("id")) if isinstance(item, dict) else None
+            user = self.store.get_user(uid) if uid else None
+            if user is None or uid is None or user.get("status") != "active":
+                raise ItemError("INVALID_DATA", "the id given seems to be invalid",
+                                {"api_name": "id", "json_path": path})
+            if not self.store.add_member(t["id"], uid):
+                raise ItemError("DUPLICATE_DATA", "the user is already associated to the territory",
+                                {"api_name": "id", "json_path": path})
+            return success("Given User added to the mentioned territory Successfully", {"id": uid})
+        status, results = each_item(items, add)
+        return status, {"users": results}
 
     def remove_users(self, t: dict[str, Any], ids: list[str]) -> tuple[int, Any]:
-        results: list[dict[str, Any]] = []
-        failures: list[ItemError | None] = []
         members = set(self.store.territory_user_ids(t["id"]))
-        for uid in ids:
-            try:
-                if uid not in members:
-                    raise ItemError("INVALID_DATA", "the id given seems to be invalid", {"id": uid})
-                if (t.get("manager") or {}).get("id") == uid:
-                    raise ItemError("INVALID_DATA",
-                                    "This user cannot be removed as the user is a manager of the mentioned Territory.",
-                                    {"id": uid})
-                self.store.remove_member(t["id"], uid)
-                results.append(success("Given User Removed from the mentioned territory Successfully", {"id": uid}))
-                failures.append(None)
-            except ItemError as err:
-                results.append(err.body())
-                failures.append(err)
-        return batch_status(results, failures), {"users": results}
+
+        def remove(_i: int, uid: str) -> dict[str, Any]:
+            if uid not in members:
+                raise ItemError("INVALID_DATA", "the id given seems to be invalid", {"id": uid})
+            if (t.get("manager") or {}).get("id") == uid:
+                raise ItemError("INVALID_DATA",
+                                "This user cannot be removed as the user is a manager of the mentioned Territory.",
+                                {"id": uid})
+            self.store.remove_member(t["id"], uid)
+            return success("Given User Removed from the mentioned territory Successfully", {"id": uid})
+        status, results = each_item(ids, remove)
+        return status, {"users": results}
 
     # -- a user's territories -------------------------------------------------------------------
 
@@ -1224,23 +1192,18 @@ class SandboxApp:
             raise ZohoError(400, "NOT_ALLOWED", "you cannot change your own territories", {"id": uid})
         if request.method == "PUT":
             items = self.data_items(request, "territories", MAX_USERS_PER_WRITE)
-            results: list[dict[str, Any]] = []
-            failures: list[ItemError | None] = []
-            for i, item in enumerate(items):
-                try:
-                    path = f"$.territories[{i}].id"
-                    tid = _id(item.get("id")) if isinstance(item, dict) else None
-                    if tid is None or self.store.get_territory(tid) is None:
-                        raise ItemError("INVALID_DATA", "the id given seems to be invalid",
-                                        {"api_name": "id", "json_path": path})
-                    if not self.store.add_member(tid, uid):
-                        raise ItemError("DUPLICATE_DATA", "duplicate data", {"api_name": "id", "json_path": path})
-                    results.append(success("Territory associated to the user successfully", {"id": tid}))
-                    failures.append(None)
-                except ItemError as err:
-                    results.append(err.body())
-                    failures.append(err)
-            return batch_status(results, failures), {"territories": results}
+
+            def associate(i: int, item: Any) -> dict[str, Any]:
+                path = f"$.territories[{i}].id"
+                tid = _id(item.get("id")) if isinstance(item, dict) else None
+                if tid is None or self.store.get_territory(tid) is None:
+                    raise ItemError("INVALID_DATA", "the id given seems to be invalid",
+                                    {"api_name": "id", "json_path": path})
+                if not self.store.add_member(tid, uid):
+                    raise ItemError("DUPLICATE_DATA", "duplicate data", {"api_name": "id", "json_path": path})
+                return success("Territory associated to the user successfully", {"id": tid})
+            status, results = each_item(items, associate)
+            return status, {"territories": results}
         ids = _ids_param(request, required=True) or []
         if len(ids) > MAX_USERS_PER_WRITE:
             raise ZohoError(400, "LIMIT_EXCEEDED", f"Cannot process more than {MAX_USERS_PER_WRITE} territories.",
@@ -1261,27 +1224,22 @@ class SandboxApp:
         return self.remove_user_territories(uid, [tid])
 
     def remove_user_territories(self, uid: str, ids: list[str]) -> tuple[int, Any]:
-        results: list[dict[str, Any]] = []
-        failures: list[ItemError | None] = []
         mine = set(self.store.user_territory_ids(uid))
-        for i, tid in enumerate(ids):
-            try:
-                t = self.store.get_territory(tid)
-                if t is None or tid not in mine:
-                    raise ItemError("INVALID_DATA", "the id given seems to be invalid", {"id": tid, "api_name": "id", "json_path": f"$.ids[{i}]"})
-                if (t.get("manager") or {}).get("id") == uid:
-                    raise ItemError("INVALID_DATA",
-                                    "This user cannot be removed as the user is a manager of the mentioned Territory.",
-                                    {"id": tid, "api_name": "id", "json_path": f"$.ids[{i}]"})
-                if t.get("reporting_to") is None:
-                    raise ItemError("NOT_ALLOWED", "the organization's territory cannot be removed", {"id": tid, "api_name": "id", "json_path": f"$.ids[{i}]"})
-                self.store.remove_member(tid, uid)
-                results.append(success("Territory removed from the user successfully", {"id": tid, "api_name": "id", "json_path": f"$.ids[{i}]"}))
-                failures.append(None)
-            except ItemError as err:
-                results.append(err.body())
-                failures.append(err)
-        return batch_status(results, failures), {"territories": results}
+
+        def remove(i: int, tid: str) -> dict[str, Any]:
+            t = self.store.get_territory(tid)
+            if t is None or tid not in mine:
+                raise ItemError("INVALID_DATA", "the id given seems to be invalid", {"id": tid, "api_name": "id", "json_path": f"$.ids[{i}]"})
+            if (t.get("manager") or {}).get("id") == uid:
+                raise ItemError("INVALID_DATA",
+                                "This user cannot be removed as the user is a manager of the mentioned Territory.",
+                                {"id": tid, "api_name": "id", "json_path": f"$.ids[{i}]"})
+            if t.get("reporting_to") is None:
+                raise ItemError("NOT_ALLOWED", "the organization's territory cannot be removed", {"id": tid, "api_name": "id", "json_path": f"$.ids[{i}]"})
+            self.store.remove_member(tid, uid)
+            return success("Territory removed from the user successfully", {"id": tid, "api_name": "id", "json_path": f"$.ids[{i}]"})
+        status, results = each_item(ids, remove)
+        return status, {"territories": results}
 
     # -- sharing --------------------------------------------------------------------------------
 
@@ -1300,16 +1258,11 @@ class SandboxApp:
             return 200, {"share": success("Sharing Revoked", {"id": rid})}
         items = self.data_items(request, "share", MAX_RECORDS_PER_WRITE)
         existing = {s["user"]["id"] for s in self.store.shares(name, rid)}
-        results: list[dict[str, Any]] = []
-        failures: list[ItemError | None] = []
-        for item in items:
-            try:
-                results.append(self.share_one(caller, name, rid, item, existing, update=request.method == "PUT"))
-                failures.append(None)
-            except ItemError as err:
-                results.append(err.body())
-                failures.append(err)
-        return batch_status(results, failures), {"share": results}
+
+        def share(_i: int, item: Any) -> dict[str, Any]:
+            return self.share_one(caller, name, rid, item, existing, update=request.method == "PUT")
+        status, results = each_item(items, share)
+        return status, {"share": results}
 
     def share_one(self, caller: Caller, module: str, rid: str, item: Any, existing: set[str],
                   update: bool) -> dict[str, Any]:

@@ -6,7 +6,10 @@ four-key object for one element of a batch answer.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class ZohoError(Exception):
@@ -50,6 +53,22 @@ def batch_status(results: list[dict[str, Any]], failures: list[ItemError | None]
     if len(failed) < len(results):
         return 207
     return failed[0].status
+
+
+def each_item(items: Iterable[T], handle: Callable[[int, T], dict[str, Any]], *,
+              ok_status: int = 200) -> tuple[int, list[dict[str, Any]]]:
+    """Run ``handle(index, item)`` for every element, in order; an ``ItemError`` becomes that
+    element's error entry. Returns the batch's status (see ``batch_status``) and the entries."""
+    results: list[dict[str, Any]] = []
+    failures: list[ItemError | None] = []
+    for i, item in enumerate(items):
+        try:
+            results.append(handle(i, item))
+            failures.append(None)
+        except ItemError as err:
+            results.append(err.body())
+            failures.append(err)
+    return batch_status(results, failures, ok_status=ok_status), results
 
 
 def invalid_url(index: int) -> ZohoError:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from connector.sandbox import Sandbox, SandboxOptions, start_sandbox
+from connector.sandbox import SandboxOptions, start_sandbox
 from tests.connector.sandbox.zoho_http import FakeClock, ZohoHttp, copy_org, template_org
 from tests.oas import load_sample
 
@@ -18,22 +17,6 @@ T = "/crm/v8/settings/territories"
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return template_org(tmp_path_factory.mktemp("assign-org"), accounts=200, seed=9)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def sb(template: Path, tmp_path: Path, clock: FakeClock) -> Iterator[Sandbox]:
-    with start_sandbox(copy_org(template, tmp_path / "data"), clock=clock) as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def api(sb: Sandbox) -> ZohoHttp:
-    return ZohoHttp(sb)
 
 
 def territory_ids(api: ZohoHttp) -> list[str]:

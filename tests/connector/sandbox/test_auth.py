@@ -15,11 +15,6 @@ from tests.oas import check_error_object, load_sample
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
 def sb(tmp_path: Path, clock: FakeClock) -> Iterator[Sandbox]:
     with start_sandbox(tmp_path / "data", accounts=100, seed=1, clock=clock,
                        options=SandboxOptions(token_mints_per_10_min=3)) as sandbox:

@@ -21,11 +21,6 @@ def sb(tmp_path: Path) -> Iterator[Sandbox]:
         yield sandbox
 
 
-@pytest.fixture
-def api(sb: Sandbox) -> ZohoHttp:
-    return ZohoHttp(sb)
-
-
 def test_share_update_revoke(api: ZohoHttp) -> None:
     """A record is shared with a user, its permission updated, listed, then revoked."""
     rid = api.get("/crm/v8/Accounts", params={"fields": "Account_Name", "per_page": 1}).json()["data"][0]["id"]

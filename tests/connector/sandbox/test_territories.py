@@ -26,11 +26,6 @@ def sb(template: Path, tmp_path: Path) -> Iterator[Sandbox]:
         yield sandbox
 
 
-@pytest.fixture
-def api(sb: Sandbox) -> ZohoHttp:
-    return ZohoHttp(sb)
-
-
 def territories(api: ZohoHttp) -> list[dict[str, Any]]:
     return list(api.get(T).json()["territories"])
 
