@@ -152,6 +152,17 @@ class ZohoClient:
             return
         yield from self._merged_records(module, groups, params, headers, per_page)
 
+    def record_count(self, module: str) -> int:
+        """How many records ``module`` holds (``GET /{module}/actions/count``, zoho-api.md 4.6):
+        one call, every record of the module (no territory filter)."""
+        reply = self._get(f"{API}/{module}/actions/count")
+        body = reply.json()
+        count = body.get("count") if isinstance(body, Mapping) else None
+        if isinstance(count, bool) or not isinstance(count, int | str) or not str(count).isdigit():
+            raise FatalError(f"Zoho's record count of {module} has no usable count: {body!r}", status=reply.status,
+                             url=reply.url)
+        return int(count)
+
     def record(self, module: str, record_id: str, fields: Sequence[str] | None = None) -> dict[str, Any] | None:
         """One record (with its ``Territories``), or None if Zoho has nothing for the id."""
         params = {"fields": ",".join(fields)} if fields else None

@@ -7,6 +7,11 @@ What is read, in this order (each stage reported as ``progress(stage, count)``):
     accounts → deals → shares of the accounts the plan's sharing rules cover (one call per
     account: Zoho has no listing of shares) → target records
 
+Members, shares and Bulk Read's per-territory listings are independent calls: they are made on up
+to ``concurrency`` threads (the client's own limit caps calls in flight) and their results are put
+back in input order, so the snapshot does not depend on which call finished first. The pages of one
+listing follow each other (page tokens chain), and Accounts are read before Deals.
+
 Records keep only the fields the plan's criteria read (a lookup path such as ``Owner.email`` reads
 ``Owner``), plus ``Owner``, ``Modified_Time``, the territory field, ``Account_Name`` on deals and
 what reports read on deals (``Amount``, ``Stage``, ``Closing_Date``). Fields the CRM does not have
@@ -27,21 +32,23 @@ Full and incremental reads, per module:
   the last full read is kept as the cursor of ``"<module>#full"``.
 
 Modules past ``sync.bulk_read_above`` records are read with Bulk Read. How big a module is comes
-from the previous pull (the cached row count); on a first pull the paged read switches to Bulk
-Read as soon as it passes the threshold (or hits Zoho's 100,000-record paging ceiling). Bulk Read's
-CSV has no usable territory column, so territories then come from one paged listing per territory
-(``territory_id=``, field ``Territories``/``Territory`` only).
+from the previous pull (the cached row count, no call); on a first pull, from one call to Zoho's
+record count (``ZohoClient.record_count``). Should the CRM refuse the count, the paged read
+switches to Bulk Read as soon as it passes the threshold (or hits Zoho's 100,000-record paging
+ceiling), with a warning. Bulk Read's CSV has no usable territory column, so territories then come
+from one paged listing per territory (``territory_id=``, field ``Territories``/``Territory`` only).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from connector import PagingError, Territory, User, ZohoClient
+from connector import ConfigError, FatalError, PagingError, RejectedError, Territory, User, ZohoClient
 from jobs.errors import JobError
 from jobs.model import Assignment, RecordCache, RecordRow, Share, SharePermission, Snapshot
 from jobs.settings import SyncSettings, TargetsSettings
@@ -53,6 +60,10 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int], None]
 Mode = Literal["full", "incremental"]
+_In = TypeVar("_In")
+_Out = TypeVar("_Out")
+
+DEFAULT_CONCURRENCY = 5  # threads for independent reads when the caller names no figure (Free edition)
 
 FULL_PULL_EVERY = timedelta(days=7)  # read every module in full at least this often (deletions)
 FULL_MARK = "#full"  # cursor key suffix: when the module was last read in full
@@ -86,8 +97,10 @@ def pull(
     full: bool,
     progress: Progress | None = None,
     clock: Callable[[], datetime] = _utcnow,
+    concurrency: int = DEFAULT_CONCURRENCY,
 ) -> Snapshot:
-    """Read the CRM's live state for ``tenant``: see the module docstring for what and how."""
+    """Read the CRM's live state for ``tenant``: see the module docstring for what and how.
+    ``concurrency`` bounds the threads of independent reads (the tenant's concurrent-call limit)."""
     started = clock()
     report = progress or _quiet
     me = next(iter(client.users("CurrentUser")), None)
@@ -98,15 +111,20 @@ def pull(
     report("users", len(users))
     territories = tuple(client.territories())
     report("territories", len(territories))
-    members = {t.id: frozenset(u.id for u in client.territory_users(t.id)) for t in territories}
+
+    def member_ids(territory: Territory) -> frozenset[str]:
+        return frozenset(u.id for u in client.territory_users(territory.id))
+
+    members = dict(zip((t.id for t in territories), _each(member_ids, territories, concurrency), strict=True))
     report("members", sum(len(m) for m in members.values()))
     catalogues = _catalogues(client, targets)
     report("catalogues", len(catalogues))
 
-    reader = _ModuleReader(client, cache, tenant, sync, full, started, territories, catalogues, users, report)
+    reader = _ModuleReader(client, cache, tenant, sync, full, started, territories, catalogues, users, report,
+                           concurrency)
     accounts = reader.read("Accounts", account_fields(plan, catalogues["Accounts"]), ACCOUNT_TERRITORY_FIELD)
     deals = reader.read("Deals", deal_fields(plan, catalogues["Deals"]), deal_territory_field(catalogues["Deals"]))
-    shares = _shares(client, plan, accounts.rows, territories, catalogues["Accounts"])
+    shares = _shares(client, plan, accounts.rows, territories, catalogues["Accounts"], concurrency)
     report("shares", len(shares))  # accounts whose shares were read: one call each
     target_records = _targets(client, targets)
     report("targets", len(target_records))
@@ -201,10 +219,11 @@ class _ModuleReader:
         catalogues: Mapping[str, FieldCatalogue],
         users: Sequence[User],
         report: Progress,
+        concurrency: int,
     ) -> None:
         self.client, self.cache, self.tenant, self.sync = client, cache, tenant, sync
         self.full, self.started, self.territories = full, started, territories
-        self.catalogues, self.report = catalogues, report
+        self.catalogues, self.report, self.concurrency = catalogues, report, concurrency
         self.users = {u.id: u for u in users}
 
     def read(self, module: str, fields: Sequence[str], territory_field: str) -> ModuleRead:
@@ -220,7 +239,8 @@ class _ModuleReader:
                 why_full = f"the cache lacks {', '.join(missing)}"
         if why_full is not None or cursor is None:
             log.info("%s: full read (%s)", module, why_full)
-            return self._replace(module, fields, territory_field, known=len(cached))
+            # No cursor: never read, so the cache says nothing about the module's size.
+            return self._replace(module, fields, territory_field, known=len(cached) if cursor is not None else None)
         since = cursor - timedelta(minutes=self.sync.overlap_minutes)
         try:
             changed = {r.id: r for r in self._paged(module, fields, territory_field, modified_since=since)}
@@ -236,8 +256,8 @@ class _ModuleReader:
         moved = max(cursor, _cursor(changed.values(), self.started)) if changed else cursor
         return ModuleRead(rows, "incremental", moved, len(changed))
 
-    def _replace(self, module: str, fields: Sequence[str], territory_field: str, *, known: int) -> ModuleRead:
-        """A full read that replaces the module's cache."""
+    def _replace(self, module: str, fields: Sequence[str], territory_field: str, *, known: int | None) -> ModuleRead:
+        """A full read that replaces the module's cache; ``known`` is its size if the cache knows it."""
         rows, bulk = self._full(module, fields, territory_field, known=known)
         self.cache.store_records(self.tenant, module, list(rows.values()), replace_all=True)
         self.report(module.lower(), len(rows))
@@ -254,9 +274,14 @@ class _ModuleReader:
             return f"last full read {last_full.isoformat()} is older than {FULL_PULL_EVERY.days} days"
         return None
 
-    def _full(self, module: str, fields: Sequence[str], territory_field: str, *, known: int) -> tuple[dict[str, RecordRow], bool]:
+    def _full(
+        self, module: str, fields: Sequence[str], territory_field: str, *, known: int | None
+    ) -> tuple[dict[str, RecordRow], bool]:
         threshold = self.sync.bulk_read_above
-        if known > threshold:
+        if known is None:
+            known = self._count(module)
+        if known is not None and known > threshold:
+            log.info("%s: %d records, more than %d: Bulk Read", module, known, threshold)
             return self._bulk(module, fields, territory_field), True
         rows: dict[str, RecordRow] = {}
         try:
@@ -270,6 +295,15 @@ class _ModuleReader:
             return self._bulk(module, fields, territory_field), True
         return rows, False
 
+    def _count(self, module: str) -> int | None:
+        """The module's record count from the CRM; None (with a warning) if the CRM refuses it."""
+        try:
+            return self.client.record_count(module)
+        except (ConfigError, RejectedError, FatalError) as exc:  # an answer, not a network failure (that raises)
+            log.warning("%s: Zoho refused the record count (%s): paging, switching to Bulk Read past %d records",
+                        module, exc, self.sync.bulk_read_above)
+            return None
+
     def _paged(
         self, module: str, fields: Sequence[str], territory_field: str, *, modified_since: datetime | None = None
     ) -> Iterator[RecordRow]:
@@ -282,12 +316,15 @@ class _ModuleReader:
         rows: dict[str, dict[str, Any]] = {}
         for csv_row in self.client.bulk.read(module, plain):
             rows[str(csv_row["id"])] = {f: from_csv(csv_row.get(f, ""), catalogue.get(f), self.users) for f in plain}
+
+        def listed(territory: Territory) -> list[tuple[str, tuple[Assignment, ...]]]:
+            return [(str(r["id"]), assignments(r.get(territory_field)))
+                    for r in self.client.records(module, [territory_field], territory_id=territory.id)]
+
         assigned: dict[str, tuple[Assignment, ...]] = {}
-        for territory in self.territories:
-            for record in self.client.records(module, [territory_field], territory_id=territory.id):
-                rid = str(record["id"])
-                if rid not in assigned:
-                    assigned[rid] = assignments(record.get(territory_field))
+        for listing in _each(listed, self.territories, self.concurrency):
+            for rid, values in listing:
+                assigned.setdefault(rid, values)
         log.info("%s: Bulk Read gave %d records, %d with territories", module, len(rows), len(assigned))
         return {
             rid: RecordRow(rid, values, assigned.get(rid, ()), _text(values.get("Modified_Time")))
@@ -410,6 +447,7 @@ def _shares(
     accounts: Mapping[str, RecordRow],
     territories: Sequence[Territory],
     catalogue: FieldCatalogue,
+    concurrency: int,
 ) -> dict[str, tuple[Share, ...]]:
     """Shares of the accounts currently in, or evaluated into, a territory a sharing rule covers
     (CRM territories are matched to plan keys by name). No rules, no calls."""
@@ -422,11 +460,29 @@ def _shares(
     desired = evaluate_accounts(plan, [{**row.fields, "id": rid} for rid, row in accounts.items()],
                                 catalogue if catalogue.fields else None)
     ids |= {rid for rid, keys in desired.territories.items() if covered.intersection(keys)}
-    out: dict[str, tuple[Share, ...]] = {}
-    for rid in sorted(ids):
-        out[rid] = tuple(s for s in (to_share(rid, item) for item in client.record_shares("Accounts", rid)) if s)
+
+    def shares_of(rid: str) -> tuple[Share, ...]:
+        return tuple(s for s in (to_share(rid, item) for item in client.record_shares("Accounts", rid)) if s)
+
+    ordered = sorted(ids)
+    out = dict(zip(ordered, _each(shares_of, ordered, concurrency), strict=True))
     log.info("shares: read for %d accounts, %d shares", len(out), sum(len(s) for s in out.values()))
     return out
+
+
+def _each(read: Callable[[_In], _Out], items: Sequence[_In], concurrency: int) -> list[_Out]:
+    """``read`` of every item, in the items' order, on up to ``concurrency`` threads. The first
+    error is raised once the calls already under way have ended; calls not yet started are dropped."""
+    workers = min(concurrency, len(items))
+    if workers <= 1:
+        return [read(item) for item in items]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pull") as pool:
+        futures = [pool.submit(read, item) for item in items]
+        try:
+            return [f.result() for f in futures]
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
 
 
 def to_share(record_id: str, item: Mapping[str, Any]) -> Share | None:

@@ -130,6 +130,7 @@ def run_sync(
                     sync=tenant.sync,
                     full=full,
                     progress=(lambda stage, n: progress(f"pull {stage}", n, None)) if progress else None,
+                    concurrency=tenant.effective_concurrency,
                 )
                 plan = load_plan(tenant.plan, catalogue=snapshot.catalogues, users=_user_refs(snapshot))
                 change_set = diff(snapshot, plan, ledger.ownership(name), targets=tenant.targets)

@@ -9,7 +9,7 @@ import pytest
 import responses
 from responses import matchers
 
-from connector import PagingError, RejectedError
+from connector import FatalError, PagingError, RejectedError
 from tests.connector.conftest import V8, add_token
 from tests.oas import load_sample
 
@@ -146,3 +146,31 @@ def test_single_record_with_its_territories(rsps, client):
     assert record is not None
     assert [(t["id"], t["$assigned"]) for t in record["Territories"]] == [
         ("111111000000046898", "automatically"), ("111111000000046458", "manually")]
+
+
+def test_record_count_is_one_call(rsps, client):
+    """The record count of a module is one GET of ``/{module}/actions/count``, Zoho's ``{"count": n}``."""
+    add_token(rsps)
+    rsps.add(responses.GET, f"{ACCOUNTS}/actions/count", json={"count": 124562}, match=[q()])
+    assert client.record_count("Accounts") == 124562
+
+
+def test_a_refused_record_count_raises_with_zohos_code(rsps, client):
+    """An unknown module's count is 400 ``INVALID_MODULE``: a FatalError (the connector asked for
+    something Zoho cannot serve) with Zoho's code and status."""
+    add_token(rsps)
+    rsps.add(responses.GET, f"{V8}/Nope/actions/count", status=400, json={
+        "code": "INVALID_MODULE", "details": {"resource_path_index": 0},
+        "message": "the module name given seems to be invalid", "status": "error"})
+    with pytest.raises(FatalError) as info:
+        client.record_count("Nope")
+    assert (info.value.code, info.value.status) == ("INVALID_MODULE", 400)
+
+
+@pytest.mark.parametrize("body", [{}, {"count": None}, {"count": -1}, {"count": True}, ["count"]])
+def test_a_record_count_without_a_count_is_fatal(rsps, client, body):
+    """A 200 whose body has no non-negative whole ``count`` is a FatalError, not a guess."""
+    add_token(rsps)
+    rsps.add(responses.GET, f"{ACCOUNTS}/actions/count", json=body)
+    with pytest.raises(FatalError, match="no usable count"):
+        client.record_count("Accounts")

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import io
+import json
 import logging
 import math
+import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -11,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from connector import ClientConfig, Rejected, ShareGrant, ZohoClient
-from connector.sandbox import Sandbox, start_sandbox
+from connector.sandbox import FaultOptions, Sandbox, start_sandbox
 from jobs.model import Assignment, RecordRow, Share, Snapshot
 from jobs.pull import (
     ACCOUNT_BASE_FIELDS,
@@ -107,11 +112,12 @@ class Env:
     cache: MemoryCache = field(default_factory=MemoryCache)
     stages: dict[str, int] = field(default_factory=dict)
 
-    def pull(self, plan: TerritoryPlan, *, full: bool = False, **sync: Any) -> Snapshot:
+    def pull(self, plan: TerritoryPlan, *, full: bool = False, concurrency: int = 5, **sync: Any) -> Snapshot:
         self.stages = {}
         return pull(
             self.client, plan, tenant="demo", cache=self.cache, targets=TargetsSettings(),
             sync=SyncSettings(**sync), full=full, progress=self.stages.__setitem__, clock=self.clock.at,
+            concurrency=concurrency,
         )
 
     def calls(self, plan: TerritoryPlan, **kwargs: Any) -> tuple[Snapshot, int]:
@@ -120,16 +126,81 @@ class Env:
         return snap, self.client.stats.calls - before
 
 
+def client_config(sb: Sandbox, **kwargs: Any) -> ClientConfig:
+    return ClientConfig(
+        api_domain=sb.api_domain, accounts_url=sb.accounts_url, client_id=sb.credentials.client_id,
+        client_secret=sb.credentials.client_secret, refresh_token=sb.credentials.refresh_token, **kwargs,
+    )
+
+
 @pytest.fixture
 def env(tmp_path: Path) -> Iterator[Env]:
     clock = FakeClock()
-    with start_sandbox(tmp_path / "sandbox", accounts=ACCOUNTS, seed=7, clock=clock) as sb:
-        config = ClientConfig(
-            api_domain=sb.api_domain, accounts_url=sb.accounts_url, client_id=sb.credentials.client_id,
-            client_secret=sb.credentials.client_secret, refresh_token=sb.credentials.refresh_token,
-        )
-        with ZohoClient(config, sleep=lambda s: None, clock=clock) as client:
-            yield Env(sb, client, clock)
+    with (start_sandbox(tmp_path / "sandbox", accounts=ACCOUNTS, seed=7, clock=clock) as sb,
+          ZohoClient(client_config(sb), sleep=lambda s: None, clock=clock) as client):
+        yield Env(sb, client, clock)
+
+
+class Seam(requests.adapters.HTTPAdapter):
+    """The HTTP seam of a client talking to the sandbox: counts calls in flight (and their peak),
+    answers the record count as a CRM without that endpoint would when ``refuse_count`` is set, and
+    makes the next calls whose path matches an armed pattern wait for each other at a barrier, which
+    only that many calls in flight at once can pass (a one-at-a-time pull would break it)."""
+
+    def __init__(self, *, refuse_count: bool = False) -> None:
+        super().__init__(pool_maxsize=32)
+        self.refuse_count = refuse_count
+        self.in_flight = self.peak = 0
+        self.met: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._barriers: dict[str, tuple[re.Pattern[str], threading.Barrier, list[int]]] = {}
+
+    def arm(self, name: str, pattern: str, parties: int) -> None:
+        self._barriers[name] = (re.compile(pattern), threading.Barrier(parties, timeout=10), [parties])
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        path = request.path_url
+        if self.refuse_count and "/actions/count" in path:
+            return self._refusal(request)
+        with self._lock:
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+            barrier = None
+            for name, (pattern, candidate, left) in self._barriers.items():
+                if pattern.search(path) and left[0] > 0:
+                    left[0] -= 1
+                    self.met[name] = self.met.get(name, 0) + 1
+                    barrier = candidate
+        try:
+            if barrier is not None:
+                barrier.wait()
+            return super().send(request, *args, **kwargs)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _refusal(self, request: requests.PreparedRequest) -> requests.Response:
+        body = {"code": "INVALID_URL_PATTERN", "details": {}, "message": "Please check if the URL trying to access "
+                "is a correct one", "status": "error"}
+        response = requests.Response()
+        response.status_code = 404
+        response.headers["Content-Type"] = "application/json"
+        response.raw = io.BytesIO(json.dumps(body).encode())
+        response.url = request.url or ""
+        response.request = request
+        return response
+
+
+def seam_client(sb: Sandbox, seam: Seam, clock: FakeClock, concurrency: int = 20) -> tuple[requests.Session, ZohoClient]:
+    session = requests.Session()
+    session.mount("http://", seam)
+    return session, ZohoClient(client_config(sb, concurrency=concurrency), session=session, sleep=lambda s: None,
+                               clock=clock)
+
+
+def sent(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The client's one log line per HTTP call, ``GET /crm/v8/… 200 …``."""
+    return [r.getMessage() for r in caplog.records if r.name == "connector.transport"]
 
 
 @pytest.fixture
@@ -265,7 +336,8 @@ def test_incremental_pull_reads_only_modified_records(env: Env, plan: TerritoryP
     assert env.cache.cursors[("demo", "Accounts")] == edited_at
     assert ("Accounts", len(overlap["Accounts"] | {rid}), False) in env.cache.stores[-2:]
     pages = math.ceil(ACCOUNTS / 200) + math.ceil(len(first.deals) / 200)
-    assert calls == full_calls - pages + 2  # one page of changes per module, however big the module
+    counts = 2  # the first pull's record counts (one per module); later pulls know the size from the cache
+    assert calls == full_calls - counts - pages + 2  # one page of changes per module, however big the module
 
 
 def test_nothing_modified_means_no_records_read_and_the_cursor_stays(env: Env, plan: TerritoryPlan) -> None:
@@ -363,6 +435,42 @@ def test_bulk_read_above_the_threshold_gives_the_same_snapshot(
     assert calls == fixed + 2 * (3 + len(paged.territories))
 
 
+def test_a_first_pull_over_the_threshold_counts_once_and_pages_nothing(
+    env: Env, plan: TerritoryPlan, caplog: pytest.LogCaptureFixture
+) -> None:
+    """On a first full pull (nothing cached) one record-count call per module decides: a module
+    past ``bulk_read_above`` goes straight to Bulk Read, without paging through it first."""
+    caplog.set_level(logging.INFO)
+    snap, calls = env.calls(plan, bulk_read_above=50)
+    lines = sent(caplog)
+    for module in ("Accounts", "Deals"):
+        assert sum(line.startswith(f"GET /crm/v8/{module}/actions/count 200") for line in lines) == 1
+        assert [line for line in lines if line.startswith(f"GET /crm/v8/{module}?") and "territory_id" not in line] == []
+    assert not any("switching to Bulk Read" in r.getMessage() for r in caplog.records)
+    assert len(snap.accounts) == ACCOUNTS
+    assert len(snap.deals) > 50
+    fixed = 1 + 1 + 1 + len(snap.territories) + 3 + 1
+    assert calls == fixed + 2 * (1 + 3 + len(snap.territories))  # per module: count, Bulk Read, territory listings
+
+
+def test_a_refused_count_falls_back_to_paging_with_a_warning(
+    env: Env, plan: TerritoryPlan, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A CRM that answers the record count with an error gets a warning, and the pull pages as it
+    did before the count existed: past the threshold it switches to Bulk Read, same records."""
+    paged = env.pull(plan)
+    caplog.set_level(logging.INFO, logger="jobs.pull")
+    session, client = seam_client(env.sandbox, Seam(refuse_count=True), env.clock)
+    with session, client:
+        snap = pull(client, plan, tenant="demo", cache=MemoryCache(), targets=TargetsSettings(),
+                    sync=SyncSettings(bulk_read_above=50), full=False, clock=env.clock.at)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert [w.split(":")[0] for w in warnings if "refused the record count" in w] == ["Accounts", "Deals"]
+    assert sum("more than 50 records: switching to Bulk Read" in r.getMessage() for r in caplog.records) == 2
+    assert snap.accounts == paged.accounts
+    assert set(snap.deals) == set(paged.deals)
+
+
 def test_a_cache_bigger_than_the_threshold_goes_straight_to_bulk_read(
     env: Env, plan: TerritoryPlan, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -440,8 +548,41 @@ def test_target_records_are_keyed_by_their_natural_key(env: Env, plan: Territory
 
 
 def test_a_full_pull_uses_the_fewest_calls(env: Env, plan: TerritoryPlan) -> None:
-    """A full pull costs: current user, users, territories, one member listing per territory,
-    three catalogues, the record pages at 200 per page, and the targets module."""
+    """A first full pull costs: current user, users, territories, one member listing per territory,
+    three catalogues, one record count per module, the record pages at 200 per page, and the
+    targets module; the next full pull knows the sizes from the cache and spends no count."""
     snap, calls = env.calls(plan)
     pages = math.ceil(ACCOUNTS / 200) + math.ceil(len(snap.deals) / 200)
-    assert calls == 1 + math.ceil(len(snap.users) / 200) + 1 + len(snap.territories) + 3 + pages + 1
+    assert calls == 1 + math.ceil(len(snap.users) / 200) + 1 + len(snap.territories) + 3 + 2 + pages + 1
+    _, again = env.calls(plan, full=True)
+    assert again == calls - 2
+
+
+def test_members_and_shares_are_read_in_parallel_within_the_limit(tmp_path: Path) -> None:
+    """Member listings and share reads run on several threads (four of each meet at a barrier only
+    calls in flight together can pass), never more in flight than the client's limit of 4 though
+    the pull asks for 8 threads (the org, limited to 4, answers no 429 and nothing is retried), and
+    the snapshot equals a one-thread pull's."""
+    clock = FakeClock()
+    plan = parse_plan(SHARED)
+    seam = Seam()
+    with start_sandbox(tmp_path / "sandbox", accounts=ACCOUNTS, seed=7, clock=clock,
+                       faults=FaultOptions(concurrency=4)) as sb:
+        session, client = seam_client(sb, seam, clock, concurrency=4)
+        with session, client:
+            def run(concurrency: int) -> Snapshot:
+                return pull(client, plan, tenant="demo", cache=MemoryCache(), targets=TargetsSettings(),
+                            sync=SyncSettings(), full=True, clock=clock.at, concurrency=concurrency)
+
+            one = run(1)
+            assert seam.peak == 1
+            seam.arm("members", r"/settings/territories/\d+/users", 4)
+            seam.arm("shares", r"/actions/share", 4)
+            many = run(8)
+        faults = requests.get(f"{sb.base_url}/__sandbox/faults/stats", timeout=10).json()
+    assert seam.met == {"members": 4, "shares": 4}
+    assert seam.peak == 4
+    assert faults["rejected_concurrency"] == 0
+    assert client.stats.retries == 0
+    assert len(many.shares) >= 4
+    assert many == one
