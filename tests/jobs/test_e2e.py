@@ -427,16 +427,19 @@ def test_guardrail_blocks_the_run_and_override_lets_it_through(
 
 
 def test_partial_failure_is_recovered_by_the_next_run(tmp_path: Path, synced_once: Synced) -> None:
-    """With half the write calls failing (500, no retries) a sync ends partial; the next sync,
-    with the CRM healthy again, converges to the same CRM as a sync that never failed."""
+    """With every write call failing (500, no retries) once the first batch has landed, a sync ends
+    partial; the next sync, with the CRM healthy again, converges to the same CRM as a sync that
+    never failed."""
     with open_crm(tmp_path / "sandbox") as sb:
         config = url_tenant(tmp_path, sb, extra=OPEN_GUARDRAILS + "[tenants.e2e.http]\nmax_attempts = 1\n")
 
-        def faults_from_now_on(summary: Any) -> bool:  # called after the plan, before the first write
-            sb.admin.set_faults(FaultOptions(error_rate=0.5))
-            return True
+        def break_after_first_batch(stage: str, done: int, total: int | None) -> None:
+            # Called after each applied batch: from the first one on, the CRM answers 500. Which
+            # calls fail does not depend on how many reads came before (unlike a random rate).
+            if stage == "apply" and done > 0:
+                sb.admin.set_faults(FaultOptions(error_rate=1.0))
 
-        broken = sync(config, confirm=faults_from_now_on)
+        broken = sync(config, progress=break_after_first_batch)
         sb.admin.set_faults(FaultOptions())
         statuses = [o.status for o in broken.outcomes]
         assert broken.status == "partial", statuses
