@@ -17,7 +17,7 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal, TypeAlias
+from typing import Literal, TypeAlias, get_args
 
 Comparator = Literal[
     "equal",
@@ -38,24 +38,7 @@ Comparator = Literal[
     "is_not_empty",
 ]
 
-COMPARATORS: tuple[Comparator, ...] = (
-    "equal",
-    "not_equal",
-    "less_than",
-    "less_equal",
-    "greater_than",
-    "greater_equal",
-    "in",
-    "not_in",
-    "contains",
-    "not_contains",
-    "starts_with",
-    "ends_with",
-    "between",
-    "not_between",
-    "is_empty",
-    "is_not_empty",
-)
+COMPARATORS: tuple[Comparator, ...] = get_args(Comparator)
 
 Scalar: TypeAlias = str | int | Decimal | float | bool | date | datetime
 # ``in``/``not_in`` take a tuple of scalars; ``between``/``not_between`` a pair; emptiness tests None.
