@@ -30,7 +30,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Final, Literal
 
-from jobs.ledger import json_text, reason_json
+from jobs.ledger import json_text
 from jobs.model import Change, ChangeSet, Outcome
 
 log = logging.getLogger(__name__)
@@ -76,24 +76,15 @@ def diff_line(
     crm_id: str | None = None,
 ) -> dict[str, Any]:
     """One line's object, keys in the fixed order."""
-    territory_id = change.territory_id
+    fields = change.to_json()
     if change.kind == "territory.create" and crm_id is not None:
-        territory_id = crm_id
+        fields["territory_id"] = crm_id
     line = {
         "ts": ts.astimezone(UTC).isoformat(),
         "tenant": tenant,
         "run_id": run_id,
         "seq": seq,
-        "kind": change.kind,
-        "target": change.target,
-        "module": change.module,
-        "record_id": change.record_id,
-        "territory_key": change.territory_key,
-        "territory_id": territory_id,
-        "user_id": change.user_id,
-        "before": change.before,
-        "after": change.after,
-        "reason": reason_json(change),
+        **fields,
         "status": status,
         "code": code,
         "message": message or None,

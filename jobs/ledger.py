@@ -883,25 +883,11 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield items[start : start + size]
 
 
-def reason_json(change: Change) -> dict[str, Any]:
-    r = change.reason
-    return {"kind": r.kind, "territory_key": r.territory_key, "criteria_version": r.criteria_version, "detail": r.detail}
-
-
 def _change_values(run_id: int, seq: int, change: Change, status: str) -> dict[str, Any]:
     return {
         "run_id": run_id,
         "seq": seq,
-        "kind": change.kind,
-        "target": change.target,
-        "module": change.module,
-        "record_id": change.record_id,
-        "territory_key": change.territory_key,
-        "territory_id": change.territory_id,
-        "user_id": change.user_id,
-        "before": change.before,
-        "after": change.after,
-        "reason": reason_json(change),
+        **change.to_json(),
         "status": status,
         "code": None,
         "message": None,

@@ -164,6 +164,10 @@ class Reason:
     criteria_version: str | None = None
     detail: str = ""
 
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "territory_key": self.territory_key,
+                "criteria_version": self.criteria_version, "detail": self.detail}
+
 
 @dataclass(frozen=True, slots=True)
 class Change:
@@ -181,6 +185,21 @@ class Change:
     territory_id: str | None = None  # None: created earlier in this run; apply resolves it
     user_id: str | None = None
     payload: Mapping[str, Any] = field(default_factory=dict)  # what apply sends for it
+
+    def to_json(self) -> dict[str, Any]:
+        """The change as the ledger's rows and the diff log's lines record it (payload aside)."""
+        return {
+            "kind": self.kind,
+            "target": self.target,
+            "module": self.module,
+            "record_id": self.record_id,
+            "territory_key": self.territory_key,
+            "territory_id": self.territory_id,
+            "user_id": self.user_id,
+            "before": self.before,
+            "after": self.after,
+            "reason": self.reason.to_json(),
+        }
 
 
 FindingKind = Literal[
