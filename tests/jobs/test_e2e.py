@@ -173,8 +173,8 @@ def copy_plan(tmp_path: Path, *, prune_manual: bool = False) -> Path:
     return path
 
 
-def sandbox_tenant(tmp_path: Path, *, extra: str = OPEN_GUARDRAILS) -> Path:
-    """A config whose one tenant runs against the embedded sandbox in ``tmp_path/sandbox``."""
+def write_config(tmp_path: Path, crm_tables: str, extra: str) -> Path:
+    """A config with one tenant on the copied test plan; ``crm_tables`` say where its CRM is."""
     copy_plan(tmp_path)
     path = tmp_path / "config.toml"
     path.write_text(
@@ -184,7 +184,16 @@ state_dir = "state"
 
 [tenants.{TENANT}]
 plan = "plan.toml"
+{crm_tables}
+{extra}""",
+        encoding="utf-8",
+    )
+    return path
 
+
+def sandbox_tenant(tmp_path: Path, *, extra: str = OPEN_GUARDRAILS) -> Path:
+    """A config whose one tenant runs against the embedded sandbox in ``tmp_path/sandbox``."""
+    return write_config(tmp_path, f"""
 [tenants.{TENANT}.crm]
 sandbox = true
 
@@ -192,10 +201,7 @@ sandbox = true
 data_dir = "sandbox"
 accounts = {ACCOUNTS}
 seed = {SEED}
-{extra}""",
-        encoding="utf-8",
-    )
-    return path
+""", extra)
 
 
 def url_tenant(tmp_path: Path, sb: Sandbox, *, extra: str = OPEN_GUARDRAILS, secrets_in_files: bool = True) -> Path:
@@ -203,31 +209,19 @@ def url_tenant(tmp_path: Path, sb: Sandbox, *, extra: str = OPEN_GUARDRAILS, sec
 
     The credentials come from files next to the config, or (``secrets_in_files=False``) from the
     environment of whoever runs it: see ``credential_env``."""
-    copy_plan(tmp_path)
     creds = ""
     if secrets_in_files:
         for name in ("client_id", "client_secret", "refresh_token"):
             (tmp_path / name).write_text(getattr(sb.credentials, name), encoding="utf-8")
         creds = "\n".join(f'{n}_file = "{n}"' for n in ("client_id", "client_secret", "refresh_token"))
-    path = tmp_path / "config.toml"
-    path.write_text(
-        f"""
-[storage]
-state_dir = "state"
-
-[tenants.{TENANT}]
-plan = "plan.toml"
-
+    return write_config(tmp_path, f"""
 [tenants.{TENANT}.crm]
 api_domain = "{sb.api_domain}"
 accounts_url = "{sb.accounts_url}"
 
 [tenants.{TENANT}.credentials]
 {creds}
-{extra}""",
-        encoding="utf-8",
-    )
-    return path
+""", extra)
 
 
 def credential_env(sb: Sandbox) -> dict[str, str]:
