@@ -11,6 +11,11 @@ Alembic (``jobs/migrations/``); ``Ledger.open`` upgrades the database to the new
           ├─< findings     what the run reported but did not change
           └─< owned        the connector's current footprint per tenant (who put what there)
     cursors, record_cache  incremental pulls: last cursor per module, the records last seen
+    tenant_locks           who is running a tenant now (one run per tenant, across processes)
+    notifications          the alerts sent about runs, and those that could not be sent
+
+(APScheduler keeps its job store, table ``apscheduler_jobs``, in the same database; it creates and
+owns that table itself.)
 
 Crash safety: every write is one transaction. ``record_plan`` stores every change as ``pending``
 before the first CRM write; ``record_outcomes`` updates the change rows *and* ``owned`` in one
@@ -25,11 +30,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
+import socket
 import threading
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
@@ -64,7 +72,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from jobs.errors import JobError
@@ -75,7 +83,7 @@ log = logging.getLogger(__name__)
 MIGRATIONS_DIR: Final = Path(__file__).resolve().parent / "migrations"
 # The newest migration in MIGRATIONS_DIR: the schema this module's tables describe (a test keeps
 # them equal). A database already there is opened without starting Alembic.
-SCHEMA_REVISION: Final = "0001"
+SCHEMA_REVISION: Final = "0002"
 
 RUN_MODES: Final = ("full", "incremental")
 RUN_STATUSES: Final = (
@@ -118,6 +126,19 @@ _ID_LOOKUP_CHUNK: Final = 500  # ids per IN (...) clause, well under SQLite's va
 
 class LedgerError(JobError):
     """The ledger database cannot be opened, migrated or written. The message says which and why."""
+
+
+class TenantBusyError(JobError):
+    """Another process (or thread) is running this tenant now; ``holder`` says which."""
+
+    def __init__(self, tenant: str, holder: str, since: datetime) -> None:
+        super().__init__(
+            f"tenant {tenant!r} is being synced by {holder} since {since.isoformat(timespec='seconds')}; "
+            "one run per tenant at a time: wait for it to finish (see `territory-sync runs list`)"
+        )
+        self.tenant = tenant
+        self.holder = holder
+        self.since = since
 
 
 def _id_type() -> BigInteger:
@@ -234,7 +255,55 @@ record_cache_table = Table(
 )
 
 
+tenant_locks_table = Table(
+    "tenant_locks",
+    metadata,
+    Column("tenant", String(100), primary_key=True),
+    Column("holder", String(200), nullable=False),  # host:pid:token of the process running the tenant
+    Column("acquired_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),  # renewed while the run lasts
+)
+
+notifications_table = Table(
+    "notifications",
+    metadata,
+    Column("id", _id_type(), primary_key=True, autoincrement=True),
+    Column("tenant", String(100), nullable=False),
+    Column("run_id", _id_type(), ForeignKey("runs.id", ondelete="CASCADE"), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("channel", String(16), nullable=False),  # webhook | email
+    Column("target", Text, nullable=False),  # the webhook's host and path, or the addresses
+    Column("reasons", JSON, nullable=False),  # the alert conditions that fired, e.g. ["blocked"]
+    Column("status", String(16), nullable=False),  # sent | failed
+    Column("attempts", Integer, nullable=False),
+    Column("error", Text, nullable=True),
+    Index("ix_notifications_tenant_id", "tenant", "id"),
+    Index("ix_notifications_run_id", "run_id"),
+)
+
+
 # ── Values ──────────────────────────────────────────────────────────────────────────────────────
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationRow:
+    """One alert as sent (or not) to one channel."""
+
+    id: int
+    tenant: str
+    run_id: int | None
+    created_at: datetime
+    channel: str
+    target: str
+    reasons: list[str]
+    status: str
+    attempts: int
+    error: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["created_at"] = self.created_at.isoformat()
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -373,7 +442,7 @@ class Ledger:
     def _write(self, what: str) -> Iterator[Connection]:
         with self._write_lock:
             try:
-                with self._engine.begin() as conn:
+                with self._engine.connect().execution_options(write=True) as conn, conn.begin():
                     yield conn
             except SQLAlchemyError as exc:
                 cause = _cause(exc)
@@ -592,6 +661,29 @@ class Ledger:
         with self._engine.connect() as conn:
             return [_run_row(row._mapping) for row in conn.execute(query)]
 
+    def latest_run(self, tenant: str, *, dry_runs: bool = False) -> RunRow | None:
+        """The tenant's newest run (not counting dry runs unless asked)."""
+        query = select(runs_table).where(runs_table.c.tenant == tenant).order_by(runs_table.c.id.desc()).limit(1)
+        if not dry_runs:
+            query = query.where(runs_table.c.dry_run.is_(False))
+        with self._engine.connect() as conn:
+            row = conn.execute(query).first()
+        return _run_row(row._mapping) if row is not None else None
+
+    def ran_since(self, tenant: str, when: datetime) -> bool:
+        """Whether a run of the tenant (not a dry run) started at or after ``when``."""
+        with self._engine.connect() as conn:
+            found = conn.execute(
+                select(runs_table.c.id)
+                .where(
+                    runs_table.c.tenant == tenant,
+                    runs_table.c.dry_run.is_(False),
+                    runs_table.c.started_at >= _utc(when),
+                )
+                .limit(1)
+            ).first()
+        return found is not None
+
     def run(self, run_id: int) -> RunRow | None:
         with self._engine.connect() as conn:
             row = conn.execute(select(runs_table).where(runs_table.c.id == run_id)).first()
@@ -693,6 +785,140 @@ class Ledger:
 
     # ── RecordCache ──
 
+    # ── tenant locks ──
+
+    def try_lock(self, tenant: str, holder: str, *, ttl_s: float) -> tuple[str, datetime] | None:
+        """Take the tenant's lock for ``holder`` until now + ``ttl_s``. None when taken; otherwise the
+        current (holder, since). A lock whose holder let it expire, or whose holder is a process on
+        this machine that no longer exists, is taken over (logged)."""
+        now = self._now()
+        expires = now + timedelta(seconds=ttl_s)
+        t = tenant_locks_table
+        try:
+            with self._write("take a tenant lock") as conn:
+                if conn.execute(select(t.c.tenant).where(t.c.tenant == tenant)).first() is None:
+                    conn.execute(t.insert().values(tenant=tenant, holder=holder, acquired_at=now, expires_at=expires))
+                    return None
+        except LedgerError as exc:
+            if not isinstance(exc.__cause__, IntegrityError):
+                raise
+            # Another process inserted the row between our read and our insert: it holds the lock.
+        with self._write("take a tenant lock") as conn:
+            row = conn.execute(select(t).where(t.c.tenant == tenant)).first()
+            if row is None:  # released in the meantime: try again from the start
+                return self.try_lock(tenant, holder, ttl_s=ttl_s)
+            current, since, until = str(row.holder), _utc(row.acquired_at), _utc(row.expires_at)
+            if current != holder and until > now and _holder_may_be_alive(current):
+                return current, since
+            if current != holder:
+                why = "its lease expired" if until <= now else "that process is gone"
+                log.warning("tenant %s: taking over the lock of %s (%s)", tenant, current, why)
+            # Conditional on the row still being what we read: two takers cannot both win.
+            taken = conn.execute(
+                update(t)
+                .where(t.c.tenant == tenant, t.c.holder == current, t.c.expires_at == row.expires_at)
+                .values(holder=holder, acquired_at=now, expires_at=expires)
+            ).rowcount
+            return None if taken == 1 else (current, since)
+
+    def renew_lock(self, tenant: str, holder: str, *, ttl_s: float) -> bool:
+        """Extend ``holder``'s lease; False when the lock is no longer its own."""
+        t = tenant_locks_table
+        with self._write("renew a tenant lock") as conn:
+            renewed = conn.execute(
+                update(t)
+                .where(t.c.tenant == tenant, t.c.holder == holder)
+                .values(expires_at=self._now() + timedelta(seconds=ttl_s))
+            ).rowcount
+        return renewed == 1
+
+    def release_lock(self, tenant: str, holder: str) -> None:
+        t = tenant_locks_table
+        with self._write("release a tenant lock") as conn:
+            conn.execute(t.delete().where(t.c.tenant == tenant, t.c.holder == holder))
+
+    def lock_holder(self, tenant: str) -> tuple[str, datetime] | None:
+        """Who holds the tenant's lock, and since when (None: nobody)."""
+        t = tenant_locks_table
+        with self._engine.connect() as conn:
+            row = conn.execute(select(t.c.holder, t.c.acquired_at).where(t.c.tenant == tenant)).first()
+        return (str(row.holder), _utc(row.acquired_at)) if row is not None else None
+
+    @contextmanager
+    def tenant_lock(self, tenant: str, *, ttl_s: float, holder: str | None = None) -> Iterator[str]:
+        """Hold the tenant's lock for a ``with`` block, renewing it every ``ttl_s / 3`` seconds from
+        a background thread; raises ``TenantBusyError`` when another holder has it."""
+        holder = holder or lock_holder_id()
+        busy = self.try_lock(tenant, holder, ttl_s=ttl_s)
+        if busy is not None:
+            raise TenantBusyError(tenant, *busy)
+        done = threading.Event()
+
+        def renew() -> None:
+            while not done.wait(ttl_s / 3):
+                try:
+                    if not self.renew_lock(tenant, holder, ttl_s=ttl_s):
+                        log.error("tenant %s: lost its lock to another process while running", tenant)
+                        return
+                except LedgerError as exc:
+                    log.warning("tenant %s: could not renew its lock: %s", tenant, exc)
+
+        renewer = threading.Thread(target=renew, name=f"lock-{tenant}", daemon=True)
+        renewer.start()
+        try:
+            yield holder
+        finally:
+            done.set()
+            renewer.join()
+            self.release_lock(tenant, holder)
+
+    # ── notifications ──
+
+    def record_notification(
+        self,
+        tenant: str,
+        run_id: int | None,
+        *,
+        channel: str,
+        target: str,
+        reasons: Sequence[str],
+        status: str,
+        attempts: int,
+        error: str | None = None,
+    ) -> None:
+        """Record one alert sent (``status='sent'``) or given up on (``'failed'``, with the error)."""
+        with self._write("record a notification") as conn:
+            conn.execute(
+                notifications_table.insert().values(
+                    tenant=tenant,
+                    run_id=run_id,
+                    created_at=self._now(),
+                    channel=channel,
+                    target=target,
+                    reasons=list(reasons),
+                    status=status,
+                    attempts=attempts,
+                    error=error,
+                )
+            )
+
+    def notifications(self, *, tenant: str | None = None, run_id: int | None = None) -> list[NotificationRow]:
+        """Alerts recorded, oldest first, of one tenant and/or one run."""
+        n = notifications_table
+        query = select(n).order_by(n.c.id)
+        if tenant is not None:
+            query = query.where(n.c.tenant == tenant)
+        if run_id is not None:
+            query = query.where(n.c.run_id == run_id)
+        with self._engine.connect() as conn:
+            return [
+                NotificationRow(
+                    id=int(r.id), tenant=r.tenant, run_id=r.run_id, created_at=_utc(r.created_at), channel=r.channel,
+                    target=r.target, reasons=list(r.reasons), status=r.status, attempts=int(r.attempts), error=r.error,
+                )
+                for r in conn.execute(query)
+            ]
+
     def cursor(self, tenant: str, module: str) -> datetime | None:
         with self._engine.connect() as conn:
             value = conn.execute(
@@ -790,7 +1016,9 @@ def _configure_sqlite(engine: Engine, *, in_memory: bool) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN")
+        # Writes take SQLite's write lock up front: a deferred transaction that reads, then writes,
+        # fails at once (SQLITE_BUSY, no waiting) when another process wrote in between.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("write") else "BEGIN")
 
 
 def alembic_config(connection: Connection | None = None) -> Any:
@@ -844,6 +1072,26 @@ def current_revision(engine: Engine) -> str | None:
 
 
 # ── Helpers ─────────────────────────────────────────────────────────────────────────────────────
+
+
+def lock_holder_id() -> str:
+    """This process, as a lock holder: host, pid and a random part (pids are reused)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _holder_may_be_alive(holder: str) -> bool:
+    """False only when the holder is a process of this machine that no longer exists."""
+    host, _, rest = holder.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return True  # another machine: only its lease can tell
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _cause(exc: BaseException) -> BaseException:
@@ -1153,7 +1401,9 @@ __all__ = [
     "Ledger",
     "LedgerError",
     "LedgerOwnership",
+    "NotificationRow",
     "RunRow",
+    "TenantBusyError",
     "create_engine_for",
     "current_revision",
     "json_text",

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -21,6 +25,7 @@ from jobs.ledger import (
     SCHEMA_REVISION,
     Ledger,
     LedgerError,
+    TenantBusyError,
     alembic_config,
     changes_table,
     current_revision,
@@ -28,7 +33,6 @@ from jobs.ledger import (
     owned_table,
 )
 from jobs.model import Assignment, Change, ChangeSet, Finding, GuardrailResult, Outcome, Reason, RecordRow
-from tests.postgres import PostgresServer
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -49,15 +53,6 @@ class Clock:
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Every ledger test runs on SQLite (the default) and on PostgreSQL (a fresh database each)."""
-    if request.param == "postgresql":
-        server: PostgresServer = request.getfixturevalue("postgres")
-        return server.new_database()
-    return f"sqlite:///{tmp_path / 'state' / 'ledger.sqlite3'}"
 
 
 @pytest.fixture
@@ -169,7 +164,7 @@ def test_reopening_an_up_to_date_database_keeps_everything(url: str, clock: Cloc
     with Ledger.open(url, clock=clock) as first:
         run_id = begin(first, [assign("A1")])
     with Ledger.open(url, clock=clock) as second:
-        assert current_revision(second.engine) == "0001"
+        assert current_revision(second.engine) == SCHEMA_REVISION
         assert [c.record_id for c in second.changes(run_id)] == ["A1"]
 
 
@@ -568,4 +563,69 @@ def test_the_migrations_render_for_postgresql() -> None:
     assert "started_at TIMESTAMP WITH TIME ZONE NOT NULL" in ddl
     assert "reason JSON NOT NULL" in ddl
     assert '"limit" FLOAT NOT NULL' in ddl
-    assert "UPDATE alembic_version SET version_num='0001'" in ddl or "INSERT INTO alembic_version" in ddl
+    assert f"UPDATE alembic_version SET version_num='{SCHEMA_REVISION}'" in ddl
+
+
+# ── tenant locks ──
+
+
+def test_a_tenant_lock_has_one_holder_at_a_time(ledger: Ledger) -> None:
+    """While one holder has a tenant's lock another is told who has it; other tenants are free."""
+    assert ledger.try_lock("acme", "elsewhere:1:a", ttl_s=60) is None
+    busy = ledger.try_lock("acme", "elsewhere:2:b", ttl_s=60)
+    assert busy is not None
+    assert busy[0] == "elsewhere:1:a"
+    assert ledger.try_lock("globex", "elsewhere:2:b", ttl_s=60) is None
+    ledger.release_lock("acme", "elsewhere:1:a")
+    assert ledger.try_lock("acme", "elsewhere:2:b", ttl_s=60) is None
+    assert ledger.lock_holder("acme") == ("elsewhere:2:b", T0)
+
+
+def test_an_expired_lease_is_taken_over_and_a_renewed_one_is_not(ledger: Ledger, clock: Clock) -> None:
+    """A holder on another machine keeps the lock by renewing it; once its lease runs out, another takes it."""
+    assert ledger.try_lock("acme", "elsewhere:1:a", ttl_s=60) is None
+    clock.tick(50)
+    assert ledger.renew_lock("acme", "elsewhere:1:a", ttl_s=60)
+    clock.tick(50)
+    assert ledger.try_lock("acme", "elsewhere:2:b", ttl_s=60) is not None  # renewed at +50 s: good until +110 s
+    clock.tick(11)
+    assert ledger.try_lock("acme", "elsewhere:2:b", ttl_s=60) is None
+    assert not ledger.renew_lock("acme", "elsewhere:1:a", ttl_s=60), "the old holder learns it lost the lock"
+
+
+def test_a_lock_left_by_a_dead_process_of_this_machine_is_taken_over(ledger: Ledger) -> None:
+    """A holder that is a process of this machine that no longer exists does not block, lease or not."""
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    dead = f"{socket.gethostname()}:{proc.stdout.strip()}:x"
+    assert ledger.try_lock("acme", dead, ttl_s=3600) is None
+    assert ledger.try_lock("acme", f"{socket.gethostname()}:{os.getpid()}:y", ttl_s=3600) is None
+    live = ledger.try_lock("acme", "elsewhere:9:z", ttl_s=3600)
+    assert live is not None
+    assert live[0].endswith(":y")
+
+
+def test_tenant_lock_raises_busy_and_releases_on_exit(ledger: Ledger) -> None:
+    """The context manager raises TenantBusyError naming the holder, and frees the lock when its block ends."""
+    with ledger.tenant_lock("acme", ttl_s=60) as holder:
+        with pytest.raises(TenantBusyError, match=r"tenant 'acme' is being synced by .* since"), ledger.tenant_lock(
+            "acme", ttl_s=60
+        ):
+            pass
+        current = ledger.lock_holder("acme")
+        assert current is not None
+        assert current[0] == holder
+    assert ledger.lock_holder("acme") is None
+
+
+def test_notifications_are_recorded_per_run(ledger: Ledger) -> None:
+    """Sent and failed alerts are stored with their channel, reasons and error, and read back per run."""
+    run_id = ledger.start_run("acme", mode="full", dry_run=False, plan_digest="d")
+    ledger.record_notification("acme", run_id, channel="webhook", target="https://hooks.example/x", reasons=["blocked"],
+                               status="failed", attempts=5, error="HTTP 503")
+    ledger.record_notification("acme", None, channel="email", target="ops@example.com", reasons=["failed"],
+                               status="sent", attempts=1)
+    rows = ledger.notifications(tenant="acme")
+    assert [(n.channel, n.status, n.attempts, n.reasons, n.run_id) for n in rows] == [
+        ("webhook", "failed", 5, ["blocked"], run_id), ("email", "sent", 1, ["failed"], None),
+    ]
+    assert [n.channel for n in ledger.notifications(run_id=run_id)] == ["webhook"]
