@@ -12,6 +12,10 @@ nightly run touches many tenants, so a token is minted once and reused:
   refreshes at a time per credential; the others wait and reuse its token.
 * The token endpoint answers failures with HTTP 200 and ``{"error": ...}``; that becomes an
   ``AuthError`` naming the cause (wrong client, wrong data centre, revoked token).
+* ``exchange_grant_code`` is the other grant, used once per tenant by ``territory-sync connect``:
+  a self client's single-use grant code becomes a refresh token (``Grant``). It is sent through the
+  same ``Transport``, but as unsafe to repeat: a code that may have reached Zoho is never re-sent.
+  ``forget_tokens`` drops a client's cached access tokens once it has a new refresh token.
 
 ``api_domain``: Zoho's token answer names the org's API domain. It is used (as the SDK does) when
 the configuration gives explicit URLs (an accounts URL outside the data-centre table, e.g. the
@@ -31,14 +35,22 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
 
-from connector.config import DATA_CENTRES, TOKEN_REFRESH_MARGIN_S, ClientConfig
+from connector.config import (
+    DATA_CENTRES,
+    DEFAULT_CONNECT_TIMEOUT_S,
+    DEFAULT_READ_TIMEOUT_S,
+    MAX_ATTEMPTS,
+    MAX_RETRY_AFTER_S,
+    TOKEN_REFRESH_MARGIN_S,
+    ClientConfig,
+)
 from connector.errors import AuthError, ConfigError, FatalError
 
 if TYPE_CHECKING:
@@ -286,3 +298,132 @@ class ZohoAuth(requests.auth.AuthBase):
             f"({data_centre_of(returned) or 'unknown'}) instead.",
             url=self.token_url,
         )
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What a grant code was exchanged for. The secrets stay out of ``repr``."""
+
+    refresh_token: str = field(repr=False)
+    access_token: AccessToken = field(repr=False)
+    scopes: tuple[str, ...] = ()  # as the token endpoint reported them; empty when it did not say
+
+
+_GRANT_CAUSES: dict[str, str] = {
+    "invalid_code": "the grant code is wrong, already used or expired (codes live 3 to 10 minutes and work once)",
+    "invalid_client": (
+        "Zoho's accounts server at {accounts} does not know this client id and secret, or the self client was "
+        "registered in another data centre than {dc}"
+    ),
+    "invalid_client_secret": "the client secret does not match the client id",
+}
+
+
+def exchange_grant_code(
+    accounts_url: str,
+    *,
+    client_id: str,
+    client_secret: str,
+    code: str,
+    connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
+    read_timeout_s: float = DEFAULT_READ_TIMEOUT_S,
+    max_attempts: int = MAX_ATTEMPTS,
+    session: requests.Session | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.time,
+) -> Grant:
+    """Exchange a self client's grant code for a refresh token (Zoho's authorization_code grant).
+
+    ``POST {accounts_url}/oauth/v2/token`` with ``grant_type=authorization_code``, ``client_id``,
+    ``client_secret`` and ``code`` in the form body, as Zoho's SDK sends them (a self client needs no
+    ``redirect_uri``). A code is single use, so the request counts as unsafe to repeat: it is retried
+    only when it never reached Zoho or Zoho throttled it; a 5xx or a lost answer raises
+    ``AmbiguousWriteError``. Zoho's HTTP-200 ``{"error": ...}`` becomes an ``AuthError`` whose ``code``
+    is Zoho's error (``invalid_code``, ``invalid_client``, ...). Neither the code nor the tokens are
+    logged: the one log line per call names only method, path, status and attempt.
+    """
+    from connector.transport import Transport  # transport imports this module for typing only
+
+    check_url("accounts_url", accounts_url)
+    token_url = accounts_url.rstrip("/") + TOKEN_PATH
+    own_session: requests.Session | None = None
+    if session is None:
+        session = own_session = requests.Session()
+    transport = Transport(
+        session,
+        api_domain=accounts_url,
+        concurrency=1,
+        connect_timeout_s=connect_timeout_s,
+        read_timeout_s=read_timeout_s,
+        max_attempts=max_attempts,
+        max_retry_after_s=MAX_RETRY_AFTER_S,
+        sleep=sleep,
+        clock=clock,
+    )
+    form = {"grant_type": "authorization_code", "client_id": client_id, "client_secret": client_secret, "code": code}
+    requested_at = clock()
+    try:
+        reply = transport.send("POST", token_url, form=form, authenticated=False, safe=False)
+    finally:
+        if own_session is not None:
+            own_session.close()
+    body: Any = reply.json() if reply.content else None
+    if not isinstance(body, dict):
+        raise AuthError("the token endpoint answered without a JSON object", status=reply.status, url=reply.url)
+    error = str(body.get("error") or "")
+    if error or reply.status >= 400 or not body.get("refresh_token") or not body.get("access_token"):
+        dc = data_centre_of(accounts_url) or "explicit URL"
+        cause = _GRANT_CAUSES.get(error, "Zoho's token endpoint refused the grant code ({error})")
+        reason = error or "no refresh_token in the answer"
+        raise AuthError("grant code exchange failed: " + cause.format(accounts=accounts_url, dc=dc, error=reason),
+                        code=error or None, status=reply.status, url=reply.url)
+    lifetime: Any = body.get("expires_in_sec", body.get("expires_in", 3600))  # see _refresh for the variant
+    try:
+        seconds = float(lifetime)
+    except (TypeError, ValueError) as exc:
+        raise FatalError("the token endpoint's expires_in is not a number", url=reply.url) from exc
+    api_domain = body.get("api_domain")
+    access = AccessToken(
+        value=str(body["access_token"]),
+        requested_at=requested_at,
+        expires_at=requested_at + seconds,
+        api_domain=str(api_domain).rstrip("/") if api_domain else None,
+    )
+    scopes = tuple(str(body.get("scope") or "").replace(",", " ").split())
+    log.info("exchanged a grant code for a refresh token of client %s at %s", client_id[:8] + "…", token_url)
+    return Grant(refresh_token=str(body["refresh_token"]), access_token=access, scopes=scopes)
+
+
+def forget_tokens(path: Path, accounts_url: str, client_id: str, store: TokenStore = PROCESS_TOKENS) -> int:
+    """Drop every cached access token of this client at this accounts server, whatever refresh token
+    minted it, from the cache file ``path`` and from ``store``; returns how many the file held."""
+    prefix = f"{accounts_url.rstrip('/')}|{client_id}|"
+    with store._lock:
+        for key in [k for k in store._tokens if k.startswith(prefix)]:
+            del store._tokens[key]
+    tokens = _read_file(path)
+    kept = {key: token for key, token in tokens.items() if not key.startswith(prefix)}
+    if len(kept) != len(tokens):
+        _write_file(path, kept)
+    return len(tokens) - len(kept)
+
+
+def refresh_answer(auth: ZohoAuth) -> dict[str, Any]:
+    """Mint a new access token for ``auth``'s credential now, keep it for the calls that follow, and
+    return the token endpoint's answer without the token (``scope``, ``api_domain``, ``expires_in``,
+    ``token_type``): ``territory-sync doctor`` reads the granted scopes from it. Zoho's CRM may not
+    send ``scope`` (zoho-api.md 1.2 [?]). Failures raise as a normal refresh does (``AuthError``
+    naming the cause). Counts as one of the ten mints per ten minutes a refresh token allows."""
+    answers: list[Reply] = []
+
+    def post(url: str, form: Mapping[str, str]) -> Reply:
+        reply = auth._post(url, form)
+        answers.append(reply)
+        return reply
+
+    probe = ZohoAuth(auth._config, post=post, store=auth._store, clock=auth._clock)
+    with auth._store.refresh_lock(auth._key):
+        token = probe._refresh()
+        auth._store.put(auth._key, token, auth._config.token_cache_path, auth._clock())
+    body: Any = answers[-1].json()
+    return {k: v for k, v in body.items() if k not in ("access_token", "refresh_token")}

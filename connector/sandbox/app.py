@@ -43,6 +43,7 @@ from connector.config import (
 from connector.sandbox.errors import ItemError, ZohoError, each_item, invalid_url, success
 from connector.sandbox.options import SandboxOptions
 from connector.sandbox.store import Assignment, Store, TokenRow
+from connector.scopes import scope_covers
 
 log = logging.getLogger(__name__)
 
@@ -168,18 +169,6 @@ class Caller:
         return {"name": self.user.get("full_name"), "id": self.user["id"]}
 
 
-def scope_covers(granted: str, family: str, op: str) -> bool:
-    """``ZohoCRM.modules.ALL`` covers ``modules.accounts``/``READ``; ``ZohoCRM.users.READ`` covers ``users``/``READ``."""
-    parts = granted.split(".")
-    if len(parts) < 3 or parts[0].lower() != "zohocrm":
-        return False
-    g_family, g_op = ".".join(parts[1:-1]).lower(), parts[-1].upper()
-    fam = family.lower()
-    if not (fam == g_family or fam.startswith(g_family + ".")):
-        return False
-    return g_op == "ALL" or g_op == op.upper()
-
-
 _JSON_TYPES: dict[str, Callable[[Any], bool]] = {
     "string": lambda v: isinstance(v, str),
     "double": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
@@ -241,6 +230,7 @@ class SandboxApp:
             ("/oauth/v2/token/revoke", "revoke", ("POST",)),
             ("/__sandbox/jobs/run", "admin_run_jobs", ("POST",)),
             ("/__sandbox/tokens/expire", "admin_expire_tokens", ("POST",)),
+            ("/__sandbox/grant_code", "admin_grant_code", ("POST",)),
             (f"{v}/org", "org", ("GET",)),
             (f"{v}/settings/fields", "fields", ("GET",)),
             (f"{v}/users", "users", ("GET",)),
@@ -318,10 +308,18 @@ class SandboxApp:
         families = (family,) if isinstance(family, str) else family
         if not any(scope_covers(s, f, op) for s in row.scopes for f in families):
             raise ZohoError(401, "OAUTH_SCOPE_MISMATCH", "invalid oauth scope to access this URL")
+        if "settings.territories" in families:
+            self.require_territory_management()
         user = self.store.get_user(row.user_id)
         if user is None:
             raise ZohoError(401, "INVALID_TOKEN", "invalid oauth token")
         return Caller(user=user, scopes=row.scopes, token=token)
+
+    def require_territory_management(self) -> None:
+        """403 ``TERRITORY_NOT_ENABLED`` when the org has Territory Management switched off."""
+        if not self.options.territory_management:
+            raise ZohoError(403, "TERRITORY_NOT_ENABLED", "Territory Management is not enabled for this org",
+                            {"feature": "Territory_Management"})
 
     def on_token(self, request: Request) -> tuple[int, Any]:
         form = {**request.args.to_dict(), **request.form.to_dict()}
@@ -329,6 +327,8 @@ class SandboxApp:
         creds = self.store.get_meta("credentials") or {}
         if form.get("client_id") != creds.get("client_id") or form.get("client_secret") != creds.get("client_secret"):
             return 200, {"error": "invalid_client"}
+        if grant == "authorization_code":
+            return self.exchange_grant_code(request, form)
         if grant != "refresh_token":
             return 200, {"error": "unsupported_grant_type"}
         refresh = self.store.get_token(form.get("refresh_token") or "")
@@ -364,6 +364,36 @@ class SandboxApp:
         self.store.save_token(TokenRow(token, "refresh", creds["client_id"], uid, tuple(scopes), None))
         return token
 
+    def mint_grant_code(self, scopes: list[str] | tuple[str, ...], user_id: str | None = None,
+                        ttl_s: float = 180) -> str:
+        """A self client's grant code, as Zoho's API console generates it: single use, ``ttl_s`` long."""
+        if not 0 < ttl_s < float("inf"):
+            raise ValueError(f"ttl_s must be a positive number of seconds, not {ttl_s!r}")
+        creds = self.store.get_meta("credentials") or {}
+        code = "1000." + secrets.token_hex(16) + "." + secrets.token_hex(16)
+        uid = user_id or str(self.store.get_meta("connector_user_id"))
+        self.store.save_token(TokenRow(code, "grant", creds["client_id"], uid, tuple(scopes), self.clock() + ttl_s))
+        return code
+
+    def exchange_grant_code(self, request: Request, form: dict[str, str]) -> tuple[int, Any]:
+        """The authorization_code grant: a known, unexpired, unused code → a new refresh token."""
+        code = form.get("code") or ""
+        row = self.store.get_token(code)
+        if row is None or row.kind != "grant" or row.client_id != form["client_id"]:
+            return 200, {"error": "invalid_code"}
+        if not self.store.delete_token(code):  # single use: only the request that deletes it wins
+            return 200, {"error": "invalid_code"}
+        now = self.clock()
+        if row.expires_at is not None and row.expires_at <= now:
+            return 200, {"error": "invalid_code"}
+        refresh = self.mint_refresh_token(row.scopes, row.user_id)
+        access = "1000." + secrets.token_hex(16) + "." + secrets.token_hex(16)
+        ttl = self.options.access_token_ttl_s
+        self.store.save_token(TokenRow(access, "access", row.client_id, row.user_id, row.scopes, now + ttl))
+        self._mints[refresh] = [now]  # this first access token counts against the new refresh token
+        return 200, {"access_token": access, "refresh_token": refresh, "scope": " ".join(row.scopes),
+                     "api_domain": request.host_url.rstrip("/"), "token_type": "Bearer", "expires_in": ttl}
+
     def expire_tokens(self) -> None:
         self.store.expire_access_tokens(self.clock())
 
@@ -375,6 +405,25 @@ class SandboxApp:
     def on_admin_expire_tokens(self, request: Request) -> tuple[int, Any]:
         self.expire_tokens()
         return 200, {"expired": True}
+
+    def on_admin_grant_code(self, request: Request) -> tuple[int, Any]:
+        """``POST /__sandbox/grant_code`` (JSON or form: ``scopes`` as a list or a comma/space-separated
+        string, default every scope; ``ttl_s``, default 180; ``user_id``, default the connector user)."""
+        values: dict[str, Any] = {**request.args.to_dict(), **request.form.to_dict()}  # form first: it reads the body
+        body = parse_body(request) if not request.form else None
+        if isinstance(body, dict):
+            values.update(body)
+        raw = values.get("scopes")
+        scopes = [str(s) for s in raw] if isinstance(raw, list) else str(raw or "").replace(",", " ").split()
+        user_id = _id(values.get("user_id"))
+        if values.get("user_id") is not None and (user_id is None or self.store.get_user(user_id) is None):
+            raise ZohoError(400, "INVALID_DATA", "user_id: no such user", {"api_name": "user_id"})
+        try:
+            ttl = float(values.get("ttl_s", 180))
+            code = self.mint_grant_code(scopes or ALL_SCOPES, user_id, ttl)
+        except (TypeError, ValueError) as exc:
+            raise ZohoError(400, "INVALID_DATA", f"ttl_s: {exc}", {"api_name": "ttl_s"}) from None
+        return 200, {"code": code, "scope": " ".join(scopes or ALL_SCOPES), "expires_in": int(ttl) if ttl.is_integer() else ttl}
 
     # -- org, users, fields ---------------------------------------------------------------------
 
@@ -720,6 +769,7 @@ class SandboxApp:
     def territory_action(self, request: Request, module: str, rid: str | None, *, remove: bool) -> tuple[int, Any]:
         name = self.module_name(module)
         caller = self.caller(request, f"modules.{name}", "UPDATE")
+        self.require_territory_management()
         if name not in TERRITORY_MODULES:
             raise ZohoError(400, "INVALID_MODULE", "Territory is not supported for the given module")
         items = self.data_items(request)

@@ -36,6 +36,8 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reset", action="store_true", help="throw away the org in --data and generate a new one")
     parser.add_argument("--assignment-mode", default="immediate", choices=ASSIGNMENT_MODES,
                         help="answer territory assignments at once (SUCCESS) or as jobs (SCHEDULED)")
+    parser.add_argument("--no-territory-management", action="store_true",
+                        help="an org without Territory Management: territory endpoints answer 403 TERRITORY_NOT_ENABLED")
     parser.add_argument("--deals-territory-key", default="Territory", choices=("Territory", "Territories"),
                         help="key of a deal's territory in record JSON")
     add_fault_arguments(parser)
@@ -59,7 +61,8 @@ def banner(sb: Sandbox) -> str:
 def serve(args: argparse.Namespace, *, stop: threading.Event, out: TextIO = sys.stdout,
           on_ready: Callable[[Sandbox], None] | None = None) -> int:
     """Start the sandbox the flags describe, print the banner, and run until ``stop`` is set."""
-    options = SandboxOptions(assignment_mode=args.assignment_mode, deals_territory_key=args.deals_territory_key)
+    options = SandboxOptions(assignment_mode=args.assignment_mode, deals_territory_key=args.deals_territory_key,
+                             territory_management=not args.no_territory_management)
     with start_sandbox(args.data, accounts=args.accounts, seed=args.seed, edition=args.edition,
                        faults=fault_options_from_args(args), options=options, host=args.host, port=args.port,
                        reset=args.reset) as sb:

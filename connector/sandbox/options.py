@@ -27,6 +27,10 @@ class SandboxOptions:
     page_token_ttl_s: int = 24 * 3600
     # Access tokens one refresh token may mint per 10 minutes (zoho-api.md 1.2); 0 disables it.
     token_mints_per_10_min: int = 10
+    # False: the org has Territory Management switched off (Zoho: Enterprise and Ultimate only, on in
+    # Setup → Territory Management): every territory endpoint and a record's assign/remove
+    # territories answer 403 TERRITORY_NOT_ENABLED, after the token and scope checks.
+    territory_management: bool = True
 
     def __post_init__(self) -> None:
         if self.assignment_mode not in ASSIGNMENT_MODES:

@@ -51,7 +51,8 @@ class _QuietHandler(WSGIRequestHandler):
 
 class SandboxAdmin:
     """The admin surface (also over HTTP: ``POST /__sandbox/jobs/run``, ``/__sandbox/tokens/expire``,
-    and the fault middleware's ``/__sandbox/faults``)."""
+    ``/__sandbox/grant_code`` (see ``Sandbox.mint_grant_code``), and the fault middleware's
+    ``/__sandbox/faults``)."""
 
     def __init__(self, app: SandboxApp, middleware: LimitsAndFaults) -> None:
         self._app = app
@@ -121,6 +122,14 @@ class Sandbox:
     def mint_refresh_token(self, scopes: list[str] | tuple[str, ...], user_id: str | None = None) -> str:
         """A refresh token of the demo client with only ``scopes`` (for scope-error tests)."""
         return self.app.mint_refresh_token(scopes, user_id)
+
+    def mint_grant_code(self, scopes: list[str] | tuple[str, ...], user_id: str | None = None,
+                        ttl_s: float = 180) -> str:
+        """A grant code of the demo client, as Zoho's API console makes one for a self client: it is
+        exchanged once, within ``ttl_s`` seconds of the sandbox's clock, at the token endpoint with
+        ``grant_type=authorization_code`` for a new refresh token with ``scopes`` (what
+        ``territory-sync connect`` does). Over HTTP: ``POST /__sandbox/grant_code``."""
+        return self.app.mint_grant_code(scopes, user_id, ttl_s)
 
     def close(self) -> None:
         if self._closed:

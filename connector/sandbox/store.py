@@ -74,7 +74,7 @@ class Assignment:
 @dataclass(frozen=True)
 class TokenRow:
     token: str
-    kind: str  # "access" | "refresh"
+    kind: str  # "access" | "refresh" | "grant" (a grant code; expires_at is its end of life)
     client_id: str
     user_id: str
     scopes: tuple[str, ...]

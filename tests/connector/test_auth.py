@@ -10,9 +10,18 @@ import pytest
 import requests
 import responses
 
-from connector import DATA_CENTRES, AuthError, ConfigError, ScopeError, TokenStore, ZohoClient
-from connector.auth import AccessToken
+from connector import (
+    DATA_CENTRES,
+    AmbiguousWriteError,
+    AuthError,
+    ConfigError,
+    ScopeError,
+    TokenStore,
+    ZohoClient,
+)
+from connector.auth import AccessToken, Grant, credential_key, exchange_grant_code, forget_tokens
 from tests.connector.conftest import (
+    ACCOUNTS,
     API,
     TOKEN_URL,
     V8,
@@ -237,3 +246,107 @@ def test_auth_object_works_with_plain_requests(rsps, client):
     rsps.add(responses.GET, USERS, json=users_page())
     requests.get(USERS, auth=client.auth, timeout=5)
     assert rsps.calls[1].request.headers["Authorization"] == "Zoho-oauthtoken plain"
+
+
+# -- the authorization_code grant (territory-sync connect) ----------------------------------------
+
+GRANT_ANSWER = {"access_token": "1000.access-from-code", "refresh_token": "1000.refresh-from-code",
+                "scope": "ZohoCRM.users.READ ZohoCRM.modules.ALL", "api_domain": API, "token_type": "Bearer",
+                "expires_in": 3600}
+
+
+def exchange(fake_time: FakeTime, code: str = "1000.grant-code") -> Grant:
+    return exchange_grant_code(ACCOUNTS, client_id="1000.CLIENTID", client_secret="s3cret-client", code=code,
+                               sleep=fake_time.sleep, clock=fake_time.clock)
+
+
+def test_grant_code_exchange_posts_the_self_client_form(rsps, fake_time):
+    """The code is posted with grant_type=authorization_code, client id and secret, and no redirect_uri."""
+    rsps.add(responses.POST, TOKEN_URL, json=GRANT_ANSWER)
+    grant = exchange(fake_time)
+    assert parse_qs(rsps.calls[0].request.body) == {
+        "grant_type": ["authorization_code"],
+        "client_id": ["1000.CLIENTID"],
+        "client_secret": ["s3cret-client"],
+        "code": ["1000.grant-code"],
+    }
+    assert grant.refresh_token == "1000.refresh-from-code"
+    assert grant.scopes == ("ZohoCRM.users.READ", "ZohoCRM.modules.ALL")
+    assert grant.access_token.api_domain == API
+    assert grant.access_token.expires_at - grant.access_token.requested_at == 3600
+    assert "refresh-from-code" not in repr(grant)
+    assert "access-from-code" not in repr(grant)
+
+
+def test_grant_answer_without_scope_has_no_scopes(rsps, fake_time):
+    """When Zoho's answer has no scope key, the grant reports no scopes rather than guessing."""
+    rsps.add(responses.POST, TOKEN_URL, json={k: v for k, v in GRANT_ANSWER.items() if k != "scope"})
+    assert exchange(fake_time).scopes == ()
+
+
+@pytest.mark.parametrize(
+    ("error", "says"),
+    [
+        ("invalid_code", "wrong, already used or expired"),
+        ("invalid_client", "another data centre than US"),
+        ("something_new", "something_new"),
+    ],
+)
+def test_grant_code_200_with_error(rsps, fake_time, error, says):
+    """HTTP 200 with an 'error' key is an AuthError carrying Zoho's error as its code."""
+    rsps.add(responses.POST, TOKEN_URL, json={"error": error})
+    with pytest.raises(AuthError, match=says) as info:
+        exchange(fake_time)
+    assert info.value.code == error
+    assert "grant-code" not in str(info.value)
+    assert "s3cret" not in str(info.value)
+
+
+def test_grant_answer_without_refresh_token_is_an_auth_error(rsps, fake_time):
+    """An answer with an access token but no refresh token is refused: connect would have nothing to store."""
+    rsps.add(responses.POST, TOKEN_URL, json={k: v for k, v in GRANT_ANSWER.items() if k != "refresh_token"})
+    with pytest.raises(AuthError, match="no refresh_token"):
+        exchange(fake_time)
+
+
+def test_grant_code_is_not_resent_after_a_server_error(rsps, fake_time):
+    """A 5xx may have used the single-use code: it is reported as ambiguous, not retried."""
+    rsps.add(responses.POST, TOKEN_URL, status=500, json={"error": "internal"})
+    with pytest.raises(AmbiguousWriteError):
+        exchange(fake_time)
+    assert len(rsps.calls) == 1
+
+
+def test_grant_code_is_resent_when_it_never_left(rsps, fake_time):
+    """A connect timeout (the code never reached Zoho) is retried after a backoff."""
+    rsps.add(responses.POST, TOKEN_URL, body=requests.ConnectTimeout("no route"))
+    rsps.add(responses.POST, TOKEN_URL, json=GRANT_ANSWER)
+    assert exchange(fake_time).refresh_token == "1000.refresh-from-code"
+    assert len(fake_time.sleeps) == 1
+
+
+def test_grant_code_exchange_logs_no_secret(rsps, fake_time, caplog):
+    """The exchange's log lines carry neither the code, the client secret nor the tokens."""
+    caplog.set_level("DEBUG")
+    rsps.add(responses.POST, TOKEN_URL, json=GRANT_ANSWER)
+    exchange(fake_time)
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "POST /oauth/v2/token 200" in text
+    for secret in ("grant-code", "s3cret-client", "refresh-from-code", "access-from-code"):
+        assert secret not in text
+
+
+def test_forget_tokens_drops_only_that_clients_tokens(fake_time, tmp_path):
+    """Every cached token of the client at that accounts server goes, from file and memory; others stay."""
+    path = tmp_path / "tokens.json"
+    store = TokenStore()
+    token = AccessToken("t", fake_time.now, fake_time.now + 3600)
+    mine = [credential_key(ACCOUNTS, "1000.CLIENTID", rt) for rt in ("old-1", "old-2")]
+    theirs = credential_key(ACCOUNTS, "1000.OTHER", "old-1")
+    for key in [*mine, theirs]:
+        store.put(key, token, path, fake_time.now)
+    assert forget_tokens(path, ACCOUNTS + "/", "1000.CLIENTID", store) == 2
+    assert set(json.loads(path.read_text())["tokens"]) == {theirs}
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert [store.get(k, None) for k in mine] == [None, None]
+    assert store.get(theirs, None) == token

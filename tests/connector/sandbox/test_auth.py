@@ -127,3 +127,97 @@ def test_unknown_url_is_invalid_url_pattern(sb: Sandbox) -> None:
     assert resp.status_code == 404
     check_error_object(resp.json())
     assert resp.json()["code"] == "INVALID_URL_PATTERN"
+
+
+# -- the authorization_code grant (a self client's grant code) ------------------------------------
+
+
+def _grant_form(sb: Sandbox, code: str, **overrides: str) -> dict[str, str]:
+    c = sb.credentials
+    return {"grant_type": "authorization_code", "client_id": c.client_id, "client_secret": c.client_secret,
+            "code": code, **overrides}
+
+
+def _exchange(sb: Sandbox, form: dict[str, str], *, in_query: bool = False) -> requests.Response:
+    url = f"{sb.accounts_url}/oauth/v2/token"
+    return requests.post(url, params=form, timeout=10) if in_query else requests.post(url, data=form, timeout=10)
+
+
+def test_grant_code_becomes_a_refresh_token_with_its_scopes(sb: Sandbox) -> None:
+    """A grant code is exchanged for Zoho's answer with a new refresh token whose access tokens carry the code's scopes."""
+    code = sb.mint_grant_code(["ZohoCRM.users.READ"])
+    resp = _exchange(sb, _grant_form(sb, code))
+    body = resp.json()
+    assert resp.status_code == 200
+    assert set(body) == {"access_token", "refresh_token", "scope", "api_domain", "token_type", "expires_in"}
+    assert (body["api_domain"], body["token_type"], body["expires_in"]) == (sb.base_url, "Bearer", 3600)
+    assert body["scope"] == "ZohoCRM.users.READ"
+    assert body["refresh_token"] not in (code, sb.credentials.refresh_token)
+    api = ZohoHttp(sb, body["refresh_token"])
+    assert api.get("/crm/v8/users").status_code == 200
+    assert api.get("/crm/v8/settings/territories").json()["code"] == "OAUTH_SCOPE_MISMATCH"
+    api.token = body["access_token"]
+    assert api.get("/crm/v8/users").status_code == 200
+
+
+def test_grant_code_works_once(sb: Sandbox) -> None:
+    """A second exchange of the same code is HTTP 200 {"error": "invalid_code"}."""
+    code = sb.mint_grant_code(["ZohoCRM.users.READ"])
+    assert "refresh_token" in _exchange(sb, _grant_form(sb, code)).json()
+    again = _exchange(sb, _grant_form(sb, code))
+    assert again.status_code == 200
+    assert again.json() == {"error": "invalid_code"}
+
+
+def test_grant_code_expires_on_the_sandbox_clock(sb: Sandbox, clock: FakeClock) -> None:
+    """A code is refused once its lifetime has passed on the sandbox's clock, and accepted just before."""
+    early, late = sb.mint_grant_code(["ZohoCRM.users.READ"], ttl_s=120), sb.mint_grant_code(["ZohoCRM.users.READ"])
+    clock.advance(119)
+    assert "refresh_token" in _exchange(sb, _grant_form(sb, early)).json()
+    clock.advance(62)  # 181 s: past the default 180
+    assert _exchange(sb, _grant_form(sb, late)).json() == {"error": "invalid_code"}
+
+
+def test_grant_code_in_the_query_string(sb: Sandbox) -> None:
+    """The grant's parameters are accepted in the query string too, as for the refresh grant."""
+    code = sb.mint_grant_code(["ZohoCRM.users.READ"])
+    assert "refresh_token" in _exchange(sb, _grant_form(sb, code), in_query=True).json()
+
+
+def test_wrong_client_is_refused_without_using_up_the_code(sb: Sandbox) -> None:
+    """A wrong client secret is {"error": "invalid_client"}, and the code still works with the right one."""
+    code = sb.mint_grant_code(["ZohoCRM.users.READ"])
+    assert _exchange(sb, _grant_form(sb, code, client_secret="nope")).json() == {"error": "invalid_client"}
+    assert "refresh_token" in _exchange(sb, _grant_form(sb, code)).json()
+
+
+def test_unknown_code_and_tokens_are_not_grant_codes(sb: Sandbox) -> None:
+    """Unknown codes and refresh tokens are invalid_code; a grant code is neither an access nor a refresh token."""
+    code = sb.mint_grant_code(["ZohoCRM.users.READ"])
+    assert _exchange(sb, _grant_form(sb, "1000.x")).json() == {"error": "invalid_code"}
+    assert _exchange(sb, _grant_form(sb, sb.credentials.refresh_token)).json() == {"error": "invalid_code"}
+    assert _exchange(sb, _form(sb, refresh_token=code)).json() == {"error": "invalid_code"}
+    api = ZohoHttp(sb)
+    assert api.get("/crm/v8/users", headers={"Authorization": f"Zoho-oauthtoken {code}"}).json()["code"] == (
+        "INVALID_TOKEN")
+
+
+def test_admin_endpoint_mints_grant_codes(sb: Sandbox, clock: FakeClock) -> None:
+    """POST /__sandbox/grant_code (JSON or form) answers a code with the asked scopes and lifetime."""
+    url = f"{sb.base_url}/__sandbox/grant_code"
+    made = requests.post(url, json={"scopes": ["ZohoCRM.users.READ"], "ttl_s": 60}, timeout=10).json()
+    assert (made["scope"], made["expires_in"]) == ("ZohoCRM.users.READ", 60)
+    clock.advance(61)
+    assert _exchange(sb, _grant_form(sb, made["code"])).json() == {"error": "invalid_code"}
+    form = requests.post(url, data={"scopes": "ZohoCRM.users.READ,ZohoCRM.org.READ"}, timeout=10).json()
+    assert _exchange(sb, _grant_form(sb, form["code"])).json()["scope"] == "ZohoCRM.users.READ ZohoCRM.org.READ"
+    every = requests.post(url, timeout=10).json()
+    assert "ZohoCRM.modules.ALL" in _exchange(sb, _grant_form(sb, every["code"])).json()["scope"]
+
+
+@pytest.mark.parametrize("body", [{"ttl_s": 0}, {"ttl_s": "soon"}, {"user_id": "999"}])
+def test_admin_endpoint_refuses_bad_values(sb: Sandbox, body: dict[str, object]) -> None:
+    """A non-positive or non-numeric lifetime, or an unknown user, is 400 INVALID_DATA."""
+    resp = requests.post(f"{sb.base_url}/__sandbox/grant_code", json=body, timeout=10)
+    assert resp.status_code == 400
+    assert resp.json()["code"] == "INVALID_DATA"

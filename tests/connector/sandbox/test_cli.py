@@ -44,6 +44,26 @@ def test_serve_prints_url_and_credentials_and_stops(tmp_path: Path) -> None:
     assert sb.admin.faults.error_rate == 0.5
 
 
+def test_no_territory_management_flag_serves_an_org_without_it(tmp_path: Path) -> None:
+    """With --no-territory-management the served org answers territory calls 403 TERRITORY_NOT_ENABLED."""
+    stop = threading.Event()
+    answers: list[requests.Response] = []
+
+    def ready(sb: Sandbox) -> None:
+        c = sb.credentials
+        token = requests.post(f"{sb.base_url}/oauth/v2/token", data={
+            "grant_type": "refresh_token", "client_id": c.client_id, "client_secret": c.client_secret,
+            "refresh_token": c.refresh_token}, timeout=10).json()["access_token"]
+        answers.append(requests.get(f"{sb.api_domain}/crm/v8/settings/territories",
+                                    headers={"Authorization": f"Zoho-oauthtoken {token}"}, timeout=10))
+        stop.set()
+
+    args = _args(["--port", "0", "--data", str(tmp_path / "d"), "--accounts", "100", "--no-territory-management"])
+    assert serve(args, stop=stop, out=io.StringIO(), on_ready=ready) == 0
+    assert answers[0].status_code == 403
+    assert answers[0].json()["code"] == "TERRITORY_NOT_ENABLED"
+
+
 def test_flags_and_defaults() -> None:
     """The serve flags parse with the documented defaults, fault flags included."""
     args = _args([])

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from connector.sandbox import Sandbox, start_sandbox
+from connector.sandbox import Sandbox, SandboxOptions, start_sandbox
 from tests.connector.sandbox.zoho_http import ZohoHttp, copy_org, template_org
 
 T = "/crm/v8/settings/territories"
@@ -244,3 +244,38 @@ def test_records_of_a_territory_with_and_without_children(api: ZohoHttp) -> None
     assert {r["id"] for r in own} <= {r["id"] for r in with_children}
     assert all({t["id"] for t in r["Territories"]} & below for r in with_children)
     assert len(with_children) > len(own)
+
+
+def test_territory_management_off_answers_403_on_every_territory_endpoint(template: Path, tmp_path: Path) -> None:
+    """With Territory Management switched off, territory endpoints and record territory actions answer
+    403 TERRITORY_NOT_ENABLED in Zoho's error shape; records and users still work."""
+    options = SandboxOptions(territory_management=False)
+    with start_sandbox(copy_org(template, tmp_path / "off"), options=options) as off:
+        api = ZohoHttp(off)
+        account = api.get("/crm/v8/Accounts", params={"fields": "Account_Name", "per_page": "1"}).json()["data"][0]
+        user = active_users(api)[0]
+        calls = [
+            api.get(T),
+            api.post(T, {"territories": [{"name": "Benelux", "permission_type": "read_only"}]}),
+            api.get(f"{T}/1"),
+            api.get(f"{T}/1/users"),
+            api.get(f"/crm/v8/users/{user['id']}/territories"),
+            api.post("/crm/v8/Accounts/actions/assign_territories",
+                     {"data": [{"id": account["id"], "Territories": [{"id": "1"}]}]}),
+            api.post(f"/crm/v8/Accounts/{account['id']}/actions/remove_territories",
+                     {"data": [{"Territories": [{"id": "1"}]}]}),
+        ]
+    for resp in calls:
+        assert resp.status_code == 403, resp.request.url
+        body = resp.json()
+        assert set(body) == {"code", "details", "message", "status"}
+        assert body["code"] == "TERRITORY_NOT_ENABLED"
+        assert body["status"] == "error"
+
+
+def test_territory_management_off_still_checks_the_token_first(template: Path, tmp_path: Path) -> None:
+    """A call without a valid token gets Zoho's 401 before the 403 of a switched-off feature."""
+    with start_sandbox(copy_org(template, tmp_path / "off"), options=SandboxOptions(territory_management=False)) as off:
+        resp = ZohoHttp(off).get(T, headers={"Authorization": "Zoho-oauthtoken nope"})
+    assert resp.status_code == 401
+    assert resp.json()["code"] == "INVALID_TOKEN"
