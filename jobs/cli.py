@@ -16,7 +16,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from connector.errors import ConnectorError
+from jobs import connect, doctor, importer, schedule
 from jobs.errors import ConfigError, JobError
+from jobs.exits import EXIT_BLOCKED, EXIT_ERROR, EXIT_INCOMPLETE, EXIT_OK
 from jobs.ledger import ChangeRow, Ledger, RunRow
 from jobs.progress import ProgressBars
 from jobs.run import RunReport, run_sync
@@ -28,10 +30,6 @@ from mappings.errors import PlanError
 log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG = Path("config.example.toml")
-EXIT_OK = 0
-EXIT_INCOMPLETE = 1  # some changes rejected, failed or left for the next run (budget, interrupted)
-EXIT_ERROR = 2  # a mistake to fix: config, plan, credentials, CRM errors
-EXIT_BLOCKED = 3  # a guardrail blocked the run: nothing was written
 GUARDRAILS = ("accounts_changing", "removals", "empty_territory", "budget")
 
 Handler = Callable[[argparse.Namespace], int]
@@ -113,6 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="validate the config file, the environment and each tenant's plan file; print each tenant",
     )
     check.set_defaults(handler=_config_check)
+
+    # Scheduling and onboarding: each module adds its own subcommand (arguments and handler).
+    for module in (schedule, connect, doctor, importer):
+        module.add_parser(sub, common)
 
     sandbox = sub.add_parser("sandbox", help="the embedded Zoho-compatible CRM")
     sandbox_sub = sandbox.add_subparsers(dest="sandbox_command", required=True, metavar="ACTION")
@@ -221,12 +223,17 @@ def _runs_show(args: argparse.Namespace) -> int:
         if row is None:
             raise JobError(f"no run {args.run} in the ledger; see `territory-sync runs list`")
         changes = ledger.changes(args.run, territory=args.territory, user=args.user, status=args.status, kind=args.kind)
+        alerts = ledger.notifications(run_id=args.run)
     if args.json:
-        print(json.dumps({"run": row.to_json(), "changes": [c.to_json() for c in changes]}, indent=2, default=str))
+        print(json.dumps({"run": row.to_json(), "changes": [c.to_json() for c in changes],
+                          "alerts": [n.to_json() for n in alerts]}, indent=2, default=str))
         return EXIT_OK
     print(_run_line(row))
     if row.error:
         print(f"  error: {row.error}")
+    for n in alerts:
+        error = f": {n.error}" if n.error else ""
+        print(f"  alert ({', '.join(n.reasons)}) by {n.channel} to {n.target}: {n.status} after {n.attempts} attempt(s){error}")
     for c in changes:
         print(_change_line(c))
     print(f"{len(changes)} change(s) shown")
@@ -284,12 +291,21 @@ def _describe_tenant(name: str, tenant: TenantSettings, settings: Settings) -> s
     else:
         creds = "all set" if not missing else f"missing {', '.join(missing)}"
     default = " (default)" if name == settings.default_tenant else ""
+    s = tenant.schedule
+    schedule = "not scheduled" if s is None else f"{s.cron!r} in {s.timezone}" + ("" if s.enabled else " (disabled)")
+    a = tenant.alerts
+    channels = ([f"webhook {a.webhook_url.split('?', 1)[0]}"] if a.webhook_url else []) + (
+        [f"e-mail to {', '.join(a.email_to)}"] if a.email_to else []
+    )
+    alerts = f"{', '.join(a.on)} → {'; '.join(channels)}" if channels and a.on else "none"
     return (
         f"[{name}]{default}\n"
         f"  crm          {where}\n"
         f"  edition      {tenant.edition}, {tenant.effective_concurrency} concurrent calls\n"
         f"  credentials  {creds}\n"
-        f"  plan         {tenant.plan}"
+        f"  plan         {tenant.plan}\n"
+        f"  schedule     {schedule}\n"
+        f"  alerts       {alerts}"
     )
 
 

@@ -44,7 +44,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
 
@@ -52,7 +52,7 @@ from connector import ConfigError, FatalError, PagingError, RejectedError, Terri
 from jobs.errors import JobError
 from jobs.model import Assignment, RecordCache, RecordRow, Share, SharePermission, Snapshot
 from jobs.settings import SyncSettings, TargetsSettings
-from mappings.catalogue import FieldCatalogue, FieldInfo
+from mappings.catalogue import FieldCatalogue, FieldInfo, criteria_catalogues
 from mappings.evaluate import account_rule, deal_rule, evaluate_accounts, rules_fields
 from mappings.plan import TerritoryPlan
 
@@ -182,9 +182,7 @@ def _known(catalogue: FieldCatalogue, paths: Iterable[str]) -> tuple[str, ...]:
 
 
 def _catalogues(client: ZohoClient, targets: TargetsSettings) -> dict[str, FieldCatalogue]:
-    accounts = FieldCatalogue.from_zoho("Accounts", client.field_metadata("Accounts"))
-    deals = FieldCatalogue.from_zoho("Deals", client.field_metadata("Deals"))
-    out = {"Accounts": accounts, "Deals": replace(deals, related={"Accounts": accounts})}
+    out = criteria_catalogues(client.field_metadata)
     if targets.enabled:
         out[targets.module] = FieldCatalogue.from_zoho(targets.module, client.field_metadata(targets.module))
     return out

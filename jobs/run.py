@@ -1,12 +1,13 @@
 """One sync run for one tenant, start to finish: the only place the stages meet.
 
+    ledger.tenant_lock (one run per tenant at a time, across processes)
     plan file ─► load_plan (syntax, structure)            ─┐  nothing read from the CRM yet
-    ledger.start_run                                        │
+    ledger.start_run (a plan that does not load: a failed run)
     CRM ─pull─► Snapshot ─► load_plan again, against the CRM's fields and users
     Snapshot + plan + ledger.ownership ─diff─► ChangeSet ─► guardrails ─► ledger.record_plan
     dry run or blocked: stop here (nothing written)
     apply ─► outcomes after every batch ─► ledger.record_outcomes + JSONL diff log
-    ledger.finish_run ─► RunReport (summary)
+    ledger.finish_run ─► RunReport (summary) ─► alerts (failed, blocked, too many rejections)
 
 ``plan`` and ``sync --dry-run`` run exactly this code up to the first write.
 """
@@ -18,14 +19,17 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from connector import ZohoClient
+from jobs.alerts import RunEvent, notify
 from jobs.apply import apply, estimate_calls
 from jobs.crm import open_crm
 from jobs.diff import diff
 from jobs.difflog import DiffLog
+from jobs.errors import JobError
 from jobs.guardrails import check_guardrails
 from jobs.ledger import Ledger
 from jobs.model import ChangeSet, GuardrailResult, Outcome, Snapshot
@@ -33,6 +37,7 @@ from jobs.pull import pull
 from jobs.settings import Settings, TenantSettings
 from jobs.summary import RunSummary, summarize
 from mappings import TerritoryPlan, UserRef, load_plan
+from mappings.errors import PlanError
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +70,7 @@ class RunReport:
     calls: int
     credits: int
     log_path: Path
+    ended_at: datetime
 
     @property
     def blocked_by(self) -> tuple[GuardrailResult, ...]:
@@ -98,6 +104,10 @@ def plan_digest(plan_path: Path, plan: TerritoryPlan) -> str:
     return h.hexdigest()[:16]
 
 
+class AlreadyRanError(JobError):
+    """A run of the tenant already started at or after the time given (a schedule slot served)."""
+
+
 def run_sync(
     settings: Settings,
     tenant_name: str | None,
@@ -108,78 +118,164 @@ def run_sync(
     stop: threading.Event | None = None,
     progress: Progress | None = None,
     confirm: Callable[[RunSummary], bool] | None = None,
+    unless_ran_since: datetime | None = None,
 ) -> RunReport:
-    """Pull, plan, check and (unless a dry run, blocked, or not confirmed) apply one tenant's plan."""
+    """Pull, plan, check and (unless a dry run, blocked, or not confirmed) apply one tenant's plan.
+
+    Holds the tenant's lock in the ledger for the whole run (``TenantBusyError`` when another run
+    has it). Every run that starts is recorded, a plan that does not load included; a run that
+    fails, is blocked or rejects too much is alerted on (``jobs.alerts``), dry runs excepted. With
+    ``unless_ran_since``, raises ``AlreadyRanError`` instead of running when a run already started
+    at or after that time (the scheduler's guard against serving one slot twice)."""
     name, tenant = settings.tenant(tenant_name)
-    plan = load_plan(tenant.plan)  # plan errors surface before any CRM call
-    digest = plan_digest(tenant.plan, plan)
-    with Ledger.open(settings.storage.ledger()) as ledger:
-        full = full or ledger.last_plan_digest(name) != digest or not tenant.sync.incremental
-        run_id = ledger.start_run(name, mode="full" if full else "incremental", dry_run=dry_run, plan_digest=digest)
-        log_path = settings.storage.run_logs(name) / f"run-{run_id}.jsonl"
-        client: ZohoClient | None = None  # its counters are recorded even for a run that fails half-way
-        try:
-            with open_crm(tenant, settings.storage) as crm, DiffLog(log_path, tenant=name, run_id=run_id) as difflog:
-                client = crm.client
-                snapshot = pull(
-                    client,
-                    plan,
-                    tenant=name,
-                    cache=ledger,
-                    targets=tenant.targets,
-                    sync=tenant.sync,
-                    full=full,
-                    progress=(lambda stage, n: progress(f"pull {stage}", n, None)) if progress else None,
-                    concurrency=tenant.effective_concurrency,
-                )
-                plan = load_plan(tenant.plan, catalogue=snapshot.catalogues, users=_user_refs(snapshot))
-                change_set = diff(snapshot, plan, ledger.ownership(name), targets=tenant.targets)
-                estimate = estimate_calls(change_set)
-                guardrails = tuple(
-                    check_guardrails(
-                        change_set,
-                        snapshot,
-                        tenant.guardrails,
-                        estimate_credits=estimate.credits,
-                        credits_remaining=client.stats.credits_remaining,
-                        overrides=overrides,
-                    )
-                )
-                ledger.record_plan(run_id, change_set, guardrails)
-                summary = summarize(change_set, snapshot, plan)
-                blocked = any(g.blocked for g in guardrails)
-                if dry_run or blocked or not change_set.changes or (confirm is not None and not confirm(summary)):
-                    difflog.write_planned(change_set, status="blocked" if blocked and not dry_run else "planned")
-                    status = DRY_RUN if dry_run else BLOCKED if blocked else SUCCEEDED if not change_set.changes else CANCELLED
-                    outcomes: tuple[Outcome, ...] = ()
-                else:
-                    outcomes, status = _apply(client, change_set, tenant, ledger, run_id, difflog, stop, progress)
-                    summary = summarize(change_set, snapshot, plan, outcomes)
-                row = ledger.finish_run(run_id, status=status, calls=client.stats.calls, credits=client.stats.credits)
-                log.info("run %s for %s: %s (%s calls)", run_id, name, row.status, client.stats.calls)
-                return RunReport(
-                    run_id=run_id,
-                    tenant=name,
-                    status=status,
-                    dry_run=dry_run,
-                    full_pull=full,
-                    change_set=change_set,
-                    guardrails=guardrails,
-                    outcomes=outcomes,
-                    summary=summary,
-                    calls=client.stats.calls,
-                    credits=client.stats.credits,
-                    log_path=log_path,
-                )
-        except BaseException as exc:  # recorded, then raised as is: the CLI reports it
-            ledger.finish_run(
-                run_id,
-                status=INTERRUPTED if isinstance(exc, KeyboardInterrupt) else FAILED,
-                calls=client.stats.calls if client else 0,
-                credits=client.stats.credits if client else 0,
-                error=f"{type(exc).__name__}: {exc}",
+    with Ledger.open(settings.storage.ledger()) as ledger, ledger.tenant_lock(name, ttl_s=settings.scheduler.lock_ttl_s):
+        if unless_ran_since is not None and ledger.ran_since(name, unless_ran_since):
+            raise AlreadyRanError(
+                f"a run of tenant {name!r} already started at or after {unless_ran_since.isoformat(timespec='minutes')}"
             )
+        run_id: int | None = None
+        try:
+            try:
+                plan = load_plan(tenant.plan)  # plan errors surface before any CRM call
+            except PlanError as exc:
+                run_id = ledger.start_run(name, mode="full", dry_run=dry_run, plan_digest="unloadable")
+                ledger.finish_run(run_id, status=FAILED, calls=0, credits=0, error=f"{type(exc).__name__}: {exc}")
+                raise
+            digest = plan_digest(tenant.plan, plan)
+            full = full or ledger.last_plan_digest(name) != digest or not tenant.sync.incremental
+            run_id = ledger.start_run(name, mode="full" if full else "incremental", dry_run=dry_run, plan_digest=digest)
+            report = _run(
+                settings, name, tenant, ledger, run_id, plan,
+                dry_run=dry_run, full=full, overrides=overrides, stop=stop, progress=progress, confirm=confirm,
+            )
+        except BaseException as exc:
+            if not dry_run and not isinstance(exc, KeyboardInterrupt):
+                _alert(settings, tenant, ledger, _failure_event(name, run_id, exc))
             raise
+        if not dry_run:
+            _alert(settings, tenant, ledger, _report_event(report))
+        return report
+
+
+def _run(
+    settings: Settings,
+    name: str,
+    tenant: TenantSettings,
+    ledger: Ledger,
+    run_id: int,
+    plan: TerritoryPlan,
+    *,
+    dry_run: bool,
+    full: bool,
+    overrides: frozenset[str],
+    stop: threading.Event | None,
+    progress: Progress | None,
+    confirm: Callable[[RunSummary], bool] | None,
+) -> RunReport:
+    """The run itself, once recorded as started; a failure is recorded as the run's end, then raised."""
+    log_path = settings.storage.run_logs(name) / f"run-{run_id}.jsonl"
+    client: ZohoClient | None = None  # its counters are recorded even for a run that fails half-way
+    try:
+        with open_crm(tenant, settings.storage) as crm, DiffLog(log_path, tenant=name, run_id=run_id) as difflog:
+            client = crm.client
+            snapshot = pull(
+                client,
+                plan,
+                tenant=name,
+                cache=ledger,
+                targets=tenant.targets,
+                sync=tenant.sync,
+                full=full,
+                progress=(lambda stage, n: progress(f"pull {stage}", n, None)) if progress else None,
+                concurrency=tenant.effective_concurrency,
+            )
+            plan = load_plan(tenant.plan, catalogue=snapshot.catalogues, users=_user_refs(snapshot))
+            change_set = diff(snapshot, plan, ledger.ownership(name), targets=tenant.targets)
+            estimate = estimate_calls(change_set)
+            guardrails = tuple(
+                check_guardrails(
+                    change_set,
+                    snapshot,
+                    tenant.guardrails,
+                    estimate_credits=estimate.credits,
+                    credits_remaining=client.stats.credits_remaining,
+                    overrides=overrides,
+                )
+            )
+            ledger.record_plan(run_id, change_set, guardrails)
+            summary = summarize(change_set, snapshot, plan)
+            blocked = any(g.blocked for g in guardrails)
+            if dry_run or blocked or not change_set.changes or (confirm is not None and not confirm(summary)):
+                difflog.write_planned(change_set, status="blocked" if blocked and not dry_run else "planned")
+                status = DRY_RUN if dry_run else BLOCKED if blocked else SUCCEEDED if not change_set.changes else CANCELLED
+                outcomes: tuple[Outcome, ...] = ()
+            else:
+                outcomes, status = _apply(client, change_set, tenant, ledger, run_id, difflog, stop, progress)
+                summary = summarize(change_set, snapshot, plan, outcomes)
+            row = ledger.finish_run(run_id, status=status, calls=client.stats.calls, credits=client.stats.credits)
+            log.info("run %s for %s: %s (%s calls)", run_id, name, row.status, client.stats.calls)
+            return RunReport(
+                run_id=run_id,
+                tenant=name,
+                status=status,
+                dry_run=dry_run,
+                full_pull=full,
+                change_set=change_set,
+                guardrails=guardrails,
+                outcomes=outcomes,
+                summary=summary,
+                calls=client.stats.calls,
+                credits=client.stats.credits,
+                log_path=log_path,
+                ended_at=row.ended_at or datetime.now(UTC),
+            )
+    except BaseException as exc:  # recorded, then raised as is: the CLI reports it
+        ledger.finish_run(
+            run_id,
+            status=INTERRUPTED if isinstance(exc, KeyboardInterrupt) else FAILED,
+            calls=client.stats.calls if client else 0,
+            credits=client.stats.credits if client else 0,
+            error=f"{type(exc).__name__}: {exc}",
+        )
+        raise
+
+
+def _report_event(report: RunReport) -> RunEvent:
+    attempted = [o for o in report.outcomes if o.status != "skipped"]
+    return RunEvent(
+        tenant=report.tenant,
+        run_id=report.run_id,
+        status=report.status,
+        dry_run=report.dry_run,
+        error=None,
+        attempted=len(attempted),
+        rejected=sum(1 for o in attempted if o.status == "rejected"),
+        blocked_by=tuple((g.name, g.message) for g in report.blocked_by),
+        ended_at=report.ended_at,
+        diff_log=str(report.log_path),
+        summary=report.summary.to_json(),
+    )
+
+
+def _failure_event(tenant: str, run_id: int | None, exc: BaseException) -> RunEvent:
+    return RunEvent(
+        tenant=tenant,
+        run_id=run_id,
+        status=FAILED,
+        dry_run=False,
+        error=f"{type(exc).__name__}: {exc}",
+        attempted=0,
+        rejected=0,
+        blocked_by=(),
+        ended_at=datetime.now(UTC),
+        diff_log=None,
+        summary=None,
+    )
+
+
+def _alert(settings: Settings, tenant: TenantSettings, ledger: Ledger, event: RunEvent) -> None:
+    """Tell the tenant's alert channels, if the run calls for it; never raises (``notify`` says so)."""
+    notify(event, alerts=tenant.alerts, smtp=settings.smtp, ledger=ledger)
 
 
 def _user_refs(snapshot: Snapshot) -> list[UserRef]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import re
 import tomllib
+import zoneinfo
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -55,6 +56,8 @@ TENANT_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 # The folder of the config file being loaded: relative paths in it are relative to it.
 _config_dir: ContextVar[Path] = ContextVar("_config_dir", default=Path("."))
+# True while `territory-sync connect` loads the settings: a refresh token may still be missing.
+_onboarding: ContextVar[bool] = ContextVar("_onboarding", default=False)
 
 Edition = Literal["free", "standard", "professional", "enterprise", "ultimate"]
 DataCentreCode = Literal["US", "EU", "IN", "AU", "JP", "CN", "CA", "SA"]
@@ -122,6 +125,21 @@ class SandboxSettings(_Strict):
         return FaultOptions().updated(self.faults)
 
 
+def _anchored(path: Path) -> Path:
+    return path if path.is_absolute() else _config_dir.get() / path
+
+
+def _read_secret_file(name: str, path: Path) -> str:
+    path = _anchored(path)
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ValueError(f"{name}_file {path}: cannot be read ({exc.strerror})") from None
+    if not text:
+        raise ValueError(f"{name}_file {path}: the file is empty")
+    return text
+
+
 class CredentialSettings(_Strict):
     """OAuth self-client credentials. Each secret: the value (environment), or a file holding it."""
 
@@ -141,15 +159,9 @@ class CredentialSettings(_Strict):
                 continue
             if getattr(self, name) is not None:
                 raise ValueError(f"{name} is given both as a value and as {name}_file; keep one")
-            if not path.is_absolute():
-                path = _config_dir.get() / path
-            try:
-                text = path.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ValueError(f"{name}_file {path}: cannot be read ({exc.strerror})") from None
-            if not text:
-                raise ValueError(f"{name}_file {path}: the file is empty")
-            updates[name] = SecretStr(text)
+            if name == "refresh_token" and _onboarding.get() and not _anchored(path).exists():
+                continue  # `connect` is about to write it
+            updates[name] = SecretStr(_read_secret_file(name, path))
         for name, value in updates.items():
             object.__setattr__(self, name, value)
         return self
@@ -200,6 +212,151 @@ class SyncSettings(_Strict):
     bulk_read_above: int = Field(default=100_000, ge=1)  # records; past Zoho's paged-read ceiling
 
 
+class ScheduleSettings(_Strict):
+    """When ``territory-sync schedule`` syncs this tenant: a crontab line in a time zone."""
+
+    cron: str  # minute hour day-of-month month day-of-week, e.g. "0 2 * * *" (02:00 every day)
+    timezone: str = "UTC"  # an IANA name such as "Europe/Berlin"; daylight saving time is followed
+    # A run missed by less than this (the scheduler was down or busy) still runs, once however many
+    # were missed; an older one is skipped and logged.
+    misfire_grace_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
+    enabled: bool = True
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}: use an IANA name such as 'Europe/Berlin' or 'UTC'") from None
+        return value
+
+    @model_validator(mode="after")
+    def _valid_cron(self) -> ScheduleSettings:
+        try:
+            self.trigger()
+        except ValueError as exc:
+            raise ValueError(
+                f"cron {self.cron!r} is not a crontab line ({exc}); five fields: "
+                "minute hour day-of-month month day-of-week, e.g. '0 2 * * *'"
+            ) from None
+        return self
+
+    def trigger(self) -> Any:
+        """The APScheduler ``CronTrigger`` of this crontab line.
+
+        Not ``CronTrigger.from_crontab``: APScheduler 3 numbers weekdays from Monday = 0, crontab
+        from Sunday = 0 (and 7), so ``1-5`` would mean Tuesday to Saturday. The day-of-week field is
+        expanded here to day names, which mean the same to both."""
+        from apscheduler.triggers.cron import CronTrigger
+
+        fields = self.cron.split()
+        if len(fields) != 5:
+            raise ValueError(f"{len(fields)} fields")
+        minute, hour, day, month, day_of_week = fields
+        return CronTrigger(
+            minute=minute, hour=hour, day=day, month=month, day_of_week=crontab_weekdays(day_of_week),
+            timezone=self.timezone,
+        )
+
+
+_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
+def crontab_weekdays(field: str) -> str:
+    """A crontab day-of-week field (``1-5``, ``0,6``, ``*/2``, ``mon-fri``; 0 and 7 are Sunday) as
+    the comma list of day names it means, or ``*``."""
+    days: set[int] = set()
+    for part in field.lower().split(","):
+        spec, _, step_text = part.partition("/")
+        step = int(step_text) if step_text.isdigit() and int(step_text) > 0 else None
+        if step_text and step is None:
+            raise ValueError(f"day of week {part!r}: the step must be a positive number")
+        if spec == "*":
+            first, last = 0, 6
+        else:
+            low, dash, high = spec.partition("-")
+            first = _weekday(low)
+            last = _weekday(high, sunday=7) if dash else (6 if step else first)
+            if last < first:
+                raise ValueError(f"day of week {part!r}: the range runs backwards")
+        days.update(d % 7 for d in range(first, last + 1, step or 1))
+    if days == set(range(7)):
+        return "*"
+    return ",".join(_WEEKDAYS[d] for d in sorted(days))
+
+
+def _weekday(text: str, *, sunday: int = 0) -> int:
+    if text in _WEEKDAYS:
+        return _WEEKDAYS.index(text) or sunday
+    if text.isdigit() and 0 <= int(text) <= 7:
+        return int(text)
+    raise ValueError(f"day of week {text!r}: use 0-7 (0 and 7 are Sunday) or sun, mon, ... sat")
+
+
+AlertCondition = Literal["failed", "blocked", "rejected"]
+ALERT_CONDITIONS: tuple[AlertCondition, ...] = ("failed", "blocked", "rejected")
+
+
+class AlertSettings(_Strict):
+    """Who hears about a run that failed, was blocked by a guardrail, or had too many rejections."""
+
+    on: list[AlertCondition] = Field(default_factory=lambda: list(ALERT_CONDITIONS))
+    # "rejected" alerts when more than this share of the changes a run attempted were rejected by the CRM.
+    rejected_share: float = Field(default=0.05, ge=0, le=1)
+    webhook_url: str | None = None  # receives a JSON POST; retried on timeouts, 429 and 5xx
+    webhook_max_attempts: int = Field(default=5, ge=1, le=20)
+    webhook_timeout_s: float = Field(default=10.0, gt=0)
+    email_to: list[str] = Field(default_factory=list)  # needs the top-level [smtp] table
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_http_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be an http(s) URL such as https://hooks.example.com/territory-sync")
+        return value
+
+    @field_validator("email_to")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        for address in value:
+            if not re.match(r"^[^@\s]+@[^@\s]+$", address):
+                raise ValueError(f"{address!r} is not an e-mail address")
+        return value
+
+
+class SmtpSettings(_Strict):
+    """The mail server alerts are sent through (one for every tenant)."""
+
+    host: str
+    port: int = Field(default=587, ge=1, le=65535)
+    # "starttls": plain connection upgraded with STARTTLS (port 587); "ssl": TLS from the start
+    # (port 465); "none": no encryption (a local relay only).
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str | None = None
+    password: SecretStr | None = None  # from TERRITORY_SYNC_SMTP__PASSWORD or password_file
+    password_file: Path | None = None
+    from_address: str = "territory-sync@localhost"
+    timeout_s: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _read_password_file(self) -> SmtpSettings:
+        if self.password_file is not None:
+            if self.password is not None:
+                raise ValueError("password is given both as a value and as password_file; keep one")
+            object.__setattr__(self, "password", SecretStr(_read_secret_file("password", self.password_file)))
+        return self
+
+
+class SchedulerSettings(_Strict):
+    """The long-running ``territory-sync schedule`` process."""
+
+    max_parallel_runs: int = Field(default=4, ge=1, le=64)  # tenants synced at the same time
+    # A tenant's lock is renewed while its run lasts; a holder that stops renewing for this long
+    # (its machine died) is presumed gone and the lock can be taken over.
+    lock_ttl_s: int = Field(default=900, ge=30)
+
+
 class TenantSettings(_Strict):
     """One client CRM."""
 
@@ -213,17 +370,8 @@ class TenantSettings(_Strict):
     guardrails: GuardrailSettings = GuardrailSettings()
     targets: TargetsSettings = TargetsSettings()
     sync: SyncSettings = SyncSettings()
-
-    @model_validator(mode="after")
-    def _credentials_for_a_real_crm(self) -> TenantSettings:
-        if not self.crm.sandbox and self.credentials.missing():
-            names = ", ".join(self.credentials.missing())
-            raise ValueError(
-                f"credentials missing: {names}. Set them in the environment "
-                f"({ENV_PREFIX}TENANTS__<NAME>__CREDENTIALS__<SECRET>) or name a file with "
-                "credentials.<secret>_file; run `territory-sync connect` to get a refresh token"
-            )
-        return self
+    schedule: ScheduleSettings | None = None  # not scheduled unless given
+    alerts: AlertSettings = AlertSettings()
 
     @property
     def effective_concurrency(self) -> int:
@@ -247,6 +395,10 @@ class StorageSettings(_Strict):
     def run_logs(self, tenant: str) -> Path:
         return self.state_dir / "runs" / tenant
 
+    def refresh_token_file(self, tenant: str) -> Path:
+        """Where `connect` stores a tenant's refresh token when credentials.refresh_token_file is not set."""
+        return self.state_dir / "credentials" / f"{tenant}.refresh_token"
+
 
 class Settings(BaseSettings):
     """The whole configuration. Build it with ``load_settings(path)``, never directly."""
@@ -261,6 +413,8 @@ class Settings(BaseSettings):
     tenants: dict[str, TenantSettings]
     storage: StorageSettings = StorageSettings()
     default_tenant: str | None = None
+    smtp: SmtpSettings | None = None
+    scheduler: SchedulerSettings = SchedulerSettings()
 
     _toml_path: ClassVar[Path | None] = None
 
@@ -295,6 +449,16 @@ class Settings(BaseSettings):
             raise ValueError(f"default_tenant {self.default_tenant!r} is not one of the [tenants.*] tables")
         return self
 
+    @model_validator(mode="after")
+    def _smtp_for_email_alerts(self) -> Settings:
+        wanting = sorted(name for name, t in self.tenants.items() if t.alerts.email_to)
+        if wanting and self.smtp is None:
+            raise ValueError(
+                f"tenants {', '.join(wanting)} send e-mail alerts (alerts.email_to) but there is no [smtp] "
+                "table: add one with at least host"
+            )
+        return self
+
     def tenant(self, name: str | None) -> tuple[str, TenantSettings]:
         """The tenant asked for, the default one, or the only one."""
         chosen = name or self.default_tenant
@@ -311,8 +475,13 @@ class Settings(BaseSettings):
         return chosen, self.tenants[chosen]
 
 
-def load_settings(path: Path | str) -> Settings:
-    """Read and validate the config file plus the environment; every problem in one ConfigError."""
+def load_settings(path: Path | str, *, onboarding: bool = False) -> Settings:
+    """Read and validate the config file plus the environment; every problem in one ConfigError.
+
+    A real CRM's refresh token may come from the environment, from ``credentials.refresh_token_file``,
+    or from the file ``territory-sync connect`` stores it in (``StorageSettings.refresh_token_file``).
+    With ``onboarding`` (for ``connect`` itself), a tenant may still lack its refresh token.
+    """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(
@@ -325,6 +494,7 @@ def load_settings(path: Path | str) -> Settings:
     _warn_about_inline_secrets(path, raw)
     Settings._toml_path = path
     token = _config_dir.set(path.parent)
+    onboarding_token = _onboarding.set(onboarding)
     try:
         settings = Settings()  # type: ignore[call-arg]  # values come from the sources, not arguments
     except ValidationError as exc:
@@ -332,7 +502,39 @@ def load_settings(path: Path | str) -> Settings:
     finally:
         Settings._toml_path = None
         _config_dir.reset(token)
-    return _resolve_paths(settings, path.parent)
+        _onboarding.reset(onboarding_token)
+    settings = _with_stored_refresh_tokens(_resolve_paths(settings, path.parent))
+    if not onboarding:
+        _require_credentials(path, settings)
+    return settings
+
+
+def _with_stored_refresh_tokens(settings: Settings) -> Settings:
+    """A real CRM tenant without a refresh token reads the one `connect` stored, if there is one."""
+    tenants = dict(settings.tenants)
+    for name, t in settings.tenants.items():
+        stored = settings.storage.refresh_token_file(name)
+        if t.crm.sandbox or t.credentials.refresh_token is not None or t.credentials.refresh_token_file or not stored.exists():
+            continue
+        try:
+            secret = SecretStr(_read_secret_file("refresh_token", stored))
+        except ValueError as exc:
+            raise ConfigError(f"tenants.{name}.credentials: {exc}") from None
+        tenants[name] = t.model_copy(update={"credentials": t.credentials.model_copy(update={"refresh_token": secret})})
+    return settings.model_copy(update={"tenants": tenants})
+
+
+def _require_credentials(path: Path, settings: Settings) -> None:
+    problems = []
+    for name, t in sorted(settings.tenants.items()):
+        if not t.crm.sandbox and t.credentials.missing():
+            problems.append(
+                f"  tenants.{name}.credentials: missing {', '.join(t.credentials.missing())}. Set them in the "
+                f"environment ({ENV_PREFIX}TENANTS__{name.upper()}__CREDENTIALS__<SECRET>) or name a file with "
+                f"credentials.<secret>_file; for the refresh token run `territory-sync connect --tenant {name}`"
+            )
+    if problems:
+        raise ConfigError(f"{path}: {len(problems)} problem(s) in the configuration:\n" + "\n".join(problems))
 
 
 def _warn_about_inline_secrets(path: Path, raw: dict[str, Any]) -> None:

@@ -8,7 +8,7 @@ record values with the right type.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
@@ -108,3 +108,11 @@ def _fields(items: Iterable[Mapping[str, Any]]) -> Iterable[FieldInfo]:
             lookup_module=module,
             picklist_values=picklist,
         )
+
+
+def criteria_catalogues(field_metadata: Callable[[str], Any]) -> dict[str, FieldCatalogue]:
+    """The catalogues a plan's criteria are checked against — Accounts, and Deals with the Accounts
+    lookup resolved — from a CRM's field metadata (``field_metadata(module)``, Zoho's answer)."""
+    accounts = FieldCatalogue.from_zoho("Accounts", field_metadata("Accounts"))
+    deals = FieldCatalogue.from_zoho("Deals", field_metadata("Deals"))
+    return {"Accounts": accounts, "Deals": dataclasses.replace(deals, related={"Accounts": accounts})}

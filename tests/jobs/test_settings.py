@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from jobs.errors import ConfigError
-from jobs.settings import load_settings
+from jobs.settings import crontab_weekdays, load_settings
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -134,7 +134,7 @@ def test_unreadable_secret_file_is_reported(tmp_path: Path) -> None:
 
 def test_missing_credentials_for_a_real_crm_say_where_to_put_them(tmp_path: Path) -> None:
     """A real CRM without credentials is an error that names the environment variables to set."""
-    with pytest.raises(ConfigError, match=r"credentials missing: client_id, client_secret, refresh_token"):
+    with pytest.raises(ConfigError, match=r"missing client_id, client_secret, refresh_token.*TERRITORY_SYNC_TENANTS__ACME__CREDENTIALS__<SECRET>.*territory-sync connect --tenant acme"):
         load_settings(write(tmp_path, REAL_CRM))
 
 
@@ -199,3 +199,20 @@ def test_sandbox_faults_are_validated_by_the_sandbox_options(tmp_path: Path) -> 
     assert options.burst_429_every == 10
     with pytest.raises(ConfigError, match=r"tenants\.demo\.sandbox\.faults: unknown fault option\(s\) eror_rate"):
         load_settings(write(tmp_path, base + "eror_rate = 0.1\n", "bad.toml"))
+
+
+@pytest.mark.parametrize(
+    ("field", "days"),
+    [("1-5", "mon,tue,wed,thu,fri"), ("0", "sun"), ("7", "sun"), ("0-6", "*"), ("*/2", "sun,tue,thu,sat"),
+     ("5-7", "sun,fri,sat"), ("fri-sun", "sun,fri,sat"), ("1-5/2", "mon,wed,fri"), ("SAT,sun", "sun,sat")],
+)
+def test_crontab_weekdays_mean_what_crontab_means(field: str, days: str) -> None:
+    """Day-of-week numbers count from Sunday = 0 (and 7) as in crontab, not from Monday as APScheduler 3 does."""
+    assert crontab_weekdays(field) == days
+
+
+@pytest.mark.parametrize("field", ["8", "5-1", "mon-", "*/0", "weekday"])
+def test_impossible_crontab_weekdays_are_refused(field: str) -> None:
+    """A day number past 7, a backwards range, a zero step or an unknown name is an error."""
+    with pytest.raises(ValueError, match="day of week"):
+        crontab_weekdays(field)
