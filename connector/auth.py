@@ -197,6 +197,23 @@ _CAUSES: dict[str, str] = {
 }
 
 
+def access_token_from(body: Mapping[str, Any], requested_at: float, *, url: str) -> AccessToken:
+    """The access token of a token endpoint's success answer (refresh or grant-code exchange)."""
+    # The SDK's older variant: with ``expires_in_sec`` present, ``expires_in`` is in milliseconds.
+    lifetime: Any = body.get("expires_in_sec", body.get("expires_in", 3600))
+    try:
+        seconds = float(lifetime)
+    except (TypeError, ValueError) as exc:
+        raise FatalError(f"the token endpoint's expires_in is not a number: {lifetime!r}", url=url) from exc
+    api_domain = body.get("api_domain")
+    return AccessToken(
+        value=str(body["access_token"]),
+        requested_at=requested_at,
+        expires_at=requested_at + seconds,
+        api_domain=str(api_domain).rstrip("/") if api_domain else None,
+    )
+
+
 class ZohoAuth(requests.auth.AuthBase):
     """Owns one credential's access token; adds ``Authorization: Zoho-oauthtoken <token>``."""
 
@@ -260,19 +277,7 @@ class ZohoAuth(requests.auth.AuthBase):
         if body.get("error") or "access_token" not in body or reply.status >= 400:
             raise AuthError(self._explain(str(body.get("error") or "no access_token")), code=str(body.get("error") or ""),
                             status=reply.status, url=reply.url)
-        # The SDK's older variant: with ``expires_in_sec`` present, ``expires_in`` is in milliseconds.
-        lifetime: Any = body.get("expires_in_sec", body.get("expires_in", 3600))
-        try:
-            seconds = float(lifetime)
-        except (TypeError, ValueError) as exc:
-            raise FatalError(f"the token endpoint's expires_in is not a number: {lifetime!r}", url=reply.url) from exc
-        api_domain = body.get("api_domain")
-        token = AccessToken(
-            value=str(body["access_token"]),
-            requested_at=requested_at,
-            expires_at=requested_at + seconds,
-            api_domain=str(api_domain).rstrip("/") if api_domain else None,
-        )
+        token = access_token_from(body, requested_at, url=reply.url)
         self._effective_api_domain(token.api_domain)  # a wrong data centre fails here, before any call
         log.info("minted an access token for client %s at %s", self._config.client_id[:8] + "…", self.token_url)
         return token
@@ -377,18 +382,7 @@ def exchange_grant_code(
         reason = error or "no refresh_token in the answer"
         raise AuthError("grant code exchange failed: " + cause.format(accounts=accounts_url, dc=dc, error=reason),
                         code=error or None, status=reply.status, url=reply.url)
-    lifetime: Any = body.get("expires_in_sec", body.get("expires_in", 3600))  # see _refresh for the variant
-    try:
-        seconds = float(lifetime)
-    except (TypeError, ValueError) as exc:
-        raise FatalError("the token endpoint's expires_in is not a number", url=reply.url) from exc
-    api_domain = body.get("api_domain")
-    access = AccessToken(
-        value=str(body["access_token"]),
-        requested_at=requested_at,
-        expires_at=requested_at + seconds,
-        api_domain=str(api_domain).rstrip("/") if api_domain else None,
-    )
+    access = access_token_from(body, requested_at, url=reply.url)
     scopes = tuple(str(body.get("scope") or "").replace(",", " ").split())
     log.info("exchanged a grant code for a refresh token of client %s at %s", client_id[:8] + "…", token_url)
     return Grant(refresh_token=str(body["refresh_token"]), access_token=access, scopes=scopes)

@@ -257,7 +257,7 @@ class Transport:
             return reply
         error = self._error(verdict, reply, method, path_or_url)
         if verdict.action is Action.RETRY:
-            retry_after = _retry_after(reply.headers, self._clock) if reply is not None else None
+            retry_after = retry_after_seconds(reply.headers, self._clock) if reply is not None else None
             raise _Retry(error, retry_after)
         raise error
 
@@ -337,7 +337,7 @@ def _with_context(verdict: Verdict, exc: BaseException) -> Verdict:
     return Verdict(verdict.action, verdict.error, f"{verdict.reason} ({type(exc).__name__})")
 
 
-def _retry_after(headers: Mapping[str, str], clock: Callable[[], float]) -> float | None:
+def retry_after_seconds(headers: Mapping[str, str], clock: Callable[[], float]) -> float | None:
     """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date), if any."""
     raw = headers.get("Retry-After")
     if raw is None:

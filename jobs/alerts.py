@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid, parsedate_to_datetime
+from email.utils import format_datetime, make_msgid
 from functools import cache
 from importlib import metadata
 from typing import Any
@@ -37,6 +37,7 @@ from urllib.parse import urlsplit
 import requests
 import tenacity
 
+from connector.transport import retry_after_seconds
 from jobs.ledger import Ledger
 from jobs.settings import AlertSettings, SmtpSettings
 
@@ -371,7 +372,7 @@ def _send_webhook(
                 return
             reply = f"the webhook answered HTTP {status}{_reply_text(response)}"
             if status == 429 or status >= 500:
-                raise _Transient(reply, _retry_after(response.headers.get("Retry-After")))
+                raise _Transient(reply, retry_after_seconds(response.headers, time.time))
             if 300 <= status < 400:
                 raise _Permanent(f"{reply} (redirects are not followed: configure the final URL)")
             raise _Permanent(reply)
@@ -401,21 +402,6 @@ def _safe_target(url: str) -> str:
 def _reply_text(response: requests.Response) -> str:
     text = " ".join(response.text[:200].split())
     return f": {text}" if text else ""
-
-
-def _retry_after(raw: str | None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date), if it has one."""
-    if raw is None:
-        return None
-    raw = raw.strip()
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(raw).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
 
 
 def _root_cause(exc: BaseException) -> str:
