@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import requests
 
-from connector import ClientConfig, Rejected, ShareGrant, ZohoClient
+from connector import ClientConfig, Rejected, ShareGrant, TokenStore, ZohoClient
 from connector.sandbox import FaultOptions, Sandbox, start_sandbox
 from jobs.model import Assignment, RecordRow, Share, Snapshot
 from jobs.pull import (
@@ -135,9 +135,12 @@ def client_config(sb: Sandbox, **kwargs: Any) -> ClientConfig:
 
 @pytest.fixture
 def env(tmp_path: Path) -> Iterator[Env]:
+    # A token store of its own: the process-wide one may hold a token from an earlier test's sandbox
+    # that listened on the same port with the same demo credentials (a 401 and a resend, which
+    # would add a call to the counts these tests pin).
     clock = FakeClock()
     with (start_sandbox(tmp_path / "sandbox", accounts=ACCOUNTS, seed=7, clock=clock) as sb,
-          ZohoClient(client_config(sb), sleep=lambda s: None, clock=clock) as client):
+          ZohoClient(client_config(sb), sleep=lambda s: None, clock=clock, token_store=TokenStore()) as client):
         yield Env(sb, client, clock)
 
 
@@ -195,7 +198,7 @@ def seam_client(sb: Sandbox, seam: Seam, clock: FakeClock, concurrency: int = 20
     session = requests.Session()
     session.mount("http://", seam)
     return session, ZohoClient(client_config(sb, concurrency=concurrency), session=session, sleep=lambda s: None,
-                               clock=clock)
+                               clock=clock, token_store=TokenStore())
 
 
 def sent(caplog: pytest.LogCaptureFixture) -> list[str]:
