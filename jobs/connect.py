@@ -23,7 +23,6 @@ import argparse
 import contextlib
 import getpass
 import os
-import secrets
 import sys
 import tomllib
 from collections.abc import Callable
@@ -36,6 +35,7 @@ from connector.auth import Grant, data_centre_of, exchange_grant_code, forget_to
 from connector.errors import AmbiguousWriteError, AuthError
 from jobs.errors import ConfigError, JobError
 from jobs.exits import EXIT_OK
+from jobs.files import write_atomically
 from jobs.scopes import scope_names
 from jobs.settings import ENV_PREFIX, Settings, TenantSettings, load_settings
 
@@ -249,23 +249,11 @@ def _check_data_centre(name: str, api_domain: str, accounts_url: str, grant: Gra
 
 
 def write_secret_file(path: Path, value: str) -> None:
-    """Write ``value`` to ``path`` atomically, readable by its owner only: missing folders are
-    created 0700, a 0600 temporary file in the same folder is written and synced, then renamed."""
+    """Write ``value`` to ``path`` atomically, readable by its owner only (missing folders are
+    created 0700)."""
     try:
         _make_private_dirs(path.parent)
-        tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(value + "\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        _sync_dir(path.parent)
+        write_atomically(path, value + "\n", mode=0o600)
     except OSError as exc:
         raise JobError(
             f"cannot write the refresh token to {path}: {exc.strerror or exc}. Check that folder's permissions, "
@@ -282,16 +270,6 @@ def _make_private_dirs(folder: Path) -> None:
     for new in reversed(missing):
         with contextlib.suppress(FileExistsError):  # made meanwhile by someone else
             os.mkdir(new, 0o700)
-
-
-def _sync_dir(folder: Path) -> None:
-    """Make the rename durable (best effort: not every platform can open a folder)."""
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def _precedence_warnings(config: Path, name: str, target: Path) -> list[str]:

@@ -48,10 +48,11 @@ from jobs.crm import open_crm
 from jobs.errors import JobError
 from jobs.exits import EXIT_INCOMPLETE, EXIT_OK
 from jobs.ledger import TenantBusyError
+from jobs.model import user_refs
 from jobs.run import run_sync
 from jobs.scopes import ScopeNeed, granted_scopes, required_scopes
 from jobs.settings import Settings, TenantSettings, load_settings
-from mappings import PlanError, PlanValidationError, Problem, TerritoryPlan, UserRef, load_plan
+from mappings import PlanError, PlanValidationError, Problem, TerritoryPlan, load_plan
 from mappings.catalogue import FieldCatalogue, Kind, criteria_catalogues
 from mappings.criteria import fields_of, infer_catalogue
 
@@ -410,7 +411,7 @@ class _Doctor:
             return [Finding("plan_users", SKIPPED, f"cannot list users: the token lacks {exc.scope} (see scopes)")]
         except ConnectorError as exc:
             return [Finding("plan_users", FAIL, f"cannot list users: {exc}", "see the message; run with -v")]
-        refs = [UserRef(u.email, active=u.active, id=u.id, name=u.full_name) for u in users if u.email]
+        refs = user_refs(users)
         try:
             load_plan(self.tenant.plan, users=refs)
         except PlanValidationError as exc:

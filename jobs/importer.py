@@ -38,11 +38,9 @@ import json
 import logging
 import os
 import re
-import stat
 import sys
-import tempfile
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -56,8 +54,10 @@ from connector import User, ZohoClient
 from jobs.crm import open_crm
 from jobs.errors import JobError
 from jobs.exits import EXIT_INCOMPLETE, EXIT_OK
+from jobs.files import write_atomically
+from jobs.model import user_refs
 from jobs.settings import load_settings
-from mappings import PlanValidationError, TerritoryPlan, UserRef, load_plan
+from mappings import PlanValidationError, TerritoryPlan, load_plan
 from mappings import criteria as crit
 from mappings.catalogue import FieldCatalogue, criteria_catalogues
 from mappings.errors import CriteriaError
@@ -388,10 +388,6 @@ def _toml_string(text: str) -> Any:
 # ── Checking and writing ────────────────────────────────────────────────────────────────────────
 
 
-def user_refs(users: Iterable[User]) -> list[UserRef]:
-    return [UserRef(u.email, active=u.active, id=u.id, name=u.full_name) for u in users if u.email]
-
-
 def check_plan(path: Path, imported: Imported, view: CrmView) -> TerritoryPlan:
     """Load the written file as a sync would; any problem is our bug, said so loudly."""
     try:
@@ -411,23 +407,6 @@ def check_plan(path: Path, imported: Imported, view: CrmView) -> TerritoryPlan:
                 f"import, please report it (nothing was written): wrote {want}, read {got}"
             )
     return plan
-
-
-def write_atomically(path: Path, text: str, check: Callable[[Path], object] | None = None) -> None:
-    """Write ``text`` to a temporary file next to ``path``, run ``check(temp path)``, then replace
-    ``path`` with it (keeping the mode of the file it replaces; new files are 0644)."""
-    mode = stat.S_IMODE(path.stat().st_mode) if path.is_file() else 0o644
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(temp, mode)
-        if check is not None:
-            check(Path(temp))
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 def config_relative(output: Path, config: Path) -> str:
@@ -493,7 +472,7 @@ def run_import(args: argparse.Namespace) -> int:
         raise PlanImportError(_blocking_message(blocking))
     text = render(imported, Header(source=source, tenant=name, output=output, config=args.config))
     _refuse_overwrite(output, args.force)  # again: the read took a while
-    write_atomically(output, text, lambda temp: check_plan(temp, imported, view))
+    write_atomically(output, text, check=lambda temp: check_plan(temp, imported, view))
     for p in imported.left_out:
         print(f"{'left out' if p.blocking else 'warning'}: {p.line()}", file=sys.stderr)
     print(f"wrote {output}: {len(imported.territories)} territories, {imported.member_count} members, "

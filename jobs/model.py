@@ -13,12 +13,13 @@ apply resolves it from the ``territory.create`` outcome of the same run).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from connector.models import Territory, User
+from mappings import UserRef
 from mappings.catalogue import FieldCatalogue
 
 # ── What the pull read ──────────────────────────────────────────────────────────────────────────
@@ -257,3 +258,8 @@ class Outcome:
     message: str = ""
     details: Mapping[str, Any] = field(default_factory=dict)
     crm_id: str | None = None
+
+
+def user_refs(users: Iterable[User]) -> list[UserRef]:
+    """The CRM's users as the plan validator knows them (by email; users without one cannot be named)."""
+    return [UserRef(u.email, active=u.active, id=u.id, name=u.full_name) for u in users if u.email]

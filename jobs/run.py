@@ -32,11 +32,11 @@ from jobs.difflog import DiffLog
 from jobs.errors import JobError
 from jobs.guardrails import check_guardrails
 from jobs.ledger import Ledger
-from jobs.model import ChangeSet, GuardrailResult, Outcome, Snapshot
+from jobs.model import ChangeSet, GuardrailResult, Outcome, user_refs
 from jobs.pull import pull
 from jobs.settings import Settings, TenantSettings
 from jobs.summary import RunSummary, summarize
-from mappings import TerritoryPlan, UserRef, load_plan
+from mappings import TerritoryPlan, load_plan
 from mappings.errors import PlanError
 
 log = logging.getLogger(__name__)
@@ -189,7 +189,7 @@ def _run(
                 progress=(lambda stage, n: progress(f"pull {stage}", n, None)) if progress else None,
                 concurrency=tenant.effective_concurrency,
             )
-            plan = load_plan(tenant.plan, catalogue=snapshot.catalogues, users=_user_refs(snapshot))
+            plan = load_plan(tenant.plan, catalogue=snapshot.catalogues, users=user_refs(snapshot.users))
             change_set = diff(snapshot, plan, ledger.ownership(name), targets=tenant.targets)
             estimate = estimate_calls(change_set)
             guardrails = tuple(
@@ -276,10 +276,6 @@ def _failure_event(tenant: str, run_id: int | None, exc: BaseException) -> RunEv
 def _alert(settings: Settings, tenant: TenantSettings, ledger: Ledger, event: RunEvent) -> None:
     """Tell the tenant's alert channels, if the run calls for it; never raises (``notify`` says so)."""
     notify(event, alerts=tenant.alerts, smtp=settings.smtp, ledger=ledger)
-
-
-def _user_refs(snapshot: Snapshot) -> list[UserRef]:
-    return [UserRef(u.email, active=u.active, id=u.id, name=u.full_name) for u in snapshot.users if u.email]
 
 
 def _apply(

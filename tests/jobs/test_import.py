@@ -18,6 +18,7 @@ from connector import Applied, Territory, User, ZohoClient
 from connector.sandbox import Sandbox, start_sandbox
 from jobs.cli import main
 from jobs.exits import EXIT_ERROR, EXIT_INCOMPLETE, EXIT_OK
+from jobs.files import write_atomically
 from jobs.importer import (
     CrmView,
     Header,
@@ -27,10 +28,8 @@ from jobs.importer import (
     render,
     slug,
     territory_keys,
-    user_refs,
-    write_atomically,
 )
-from jobs.model import ChangeKind
+from jobs.model import ChangeKind, user_refs
 from jobs.run import run_sync
 from jobs.settings import load_settings
 from mappings import PlanValidationError, UserRef, load_plan
@@ -448,7 +447,7 @@ def test_a_file_that_fails_validation_is_never_put_in_place(tmp_path: Path) -> N
     text = render(imported, Header(source="a test", tenant="t", output=output, config=tmp_path / "config.toml"))
 
     with pytest.raises(PlanImportError, match="a bug of territory-sync import") as caught:
-        write_atomically(output, text, lambda temp: check_plan(temp, imported, view))
+        write_atomically(output, text, check=lambda temp: check_plan(temp, imported, view))
 
     assert isinstance(caught.value.__cause__, PlanValidationError)
     assert list(tmp_path.iterdir()) == []
