@@ -128,30 +128,39 @@ def run_sync(
     ``unless_ran_since``, raises ``AlreadyRanError`` instead of running when a run already started
     at or after that time (the scheduler's guard against serving one slot twice)."""
     name, tenant = settings.tenant(tenant_name)
-    with Ledger.open(settings.storage.ledger()) as ledger, ledger.tenant_lock(name, ttl_s=settings.scheduler.lock_ttl_s):
-        if unless_ran_since is not None and ledger.ran_since(name, unless_ran_since):
-            raise AlreadyRanError(
-                f"a run of tenant {name!r} already started at or after {unless_ran_since.isoformat(timespec='minutes')}"
-            )
-        run_id: int | None = None
-        try:
+    with Ledger.open(settings.storage.ledger()) as ledger:
+        failure: tuple[BaseException, RunEvent] | None = None
+        with ledger.tenant_lock(name, ttl_s=settings.scheduler.lock_ttl_s):
+            if unless_ran_since is not None and ledger.ran_since(name, unless_ran_since):
+                raise AlreadyRanError(
+                    f"a run of tenant {name!r} already started at or after "
+                    f"{unless_ran_since.isoformat(timespec='minutes')}"
+                )
+            run_id: int | None = None
             try:
-                plan = load_plan(tenant.plan)  # plan errors surface before any CRM call
-            except PlanError as exc:
-                run_id = ledger.start_run(name, mode="full", dry_run=dry_run, plan_digest="unloadable")
-                ledger.finish_run(run_id, status=FAILED, calls=0, credits=0, error=f"{type(exc).__name__}: {exc}")
-                raise
-            digest = plan_digest(tenant.plan, plan)
-            full = full or ledger.last_plan_digest(name) != digest or not tenant.sync.incremental
-            run_id = ledger.start_run(name, mode="full" if full else "incremental", dry_run=dry_run, plan_digest=digest)
-            report = _run(
-                settings, name, tenant, ledger, run_id, plan,
-                dry_run=dry_run, full=full, overrides=overrides, stop=stop, progress=progress, confirm=confirm,
-            )
-        except BaseException as exc:
-            if not dry_run and not isinstance(exc, KeyboardInterrupt):
-                _alert(settings, tenant, ledger, _failure_event(name, run_id, exc))
-            raise
+                try:
+                    plan = load_plan(tenant.plan)  # plan errors surface before any CRM call
+                except PlanError as exc:
+                    run_id = ledger.start_run(name, mode="full", dry_run=dry_run, plan_digest="unloadable")
+                    ledger.finish_run(run_id, status=FAILED, calls=0, credits=0, error=f"{type(exc).__name__}: {exc}")
+                    raise
+                digest = plan_digest(tenant.plan, plan)
+                full = full or ledger.last_plan_digest(name) != digest or not tenant.sync.incremental
+                run_id = ledger.start_run(name, mode="full" if full else "incremental", dry_run=dry_run, plan_digest=digest)
+                report = _run(
+                    settings, name, tenant, ledger, run_id, plan,
+                    dry_run=dry_run, full=full, overrides=overrides, stop=stop, progress=progress, confirm=confirm,
+                )
+            except BaseException as exc:
+                if dry_run or isinstance(exc, KeyboardInterrupt):
+                    raise
+                failure = (exc, _failure_event(name, run_id, exc))
+        # Alerts go out once the lock is released: a slow or unreachable channel, retried with
+        # backoff, never holds up the tenant's next run.
+        if failure is not None:
+            error, event = failure
+            _alert(settings, tenant, ledger, event)
+            raise error
         if not dry_run:
             _alert(settings, tenant, ledger, _report_event(report))
         return report
