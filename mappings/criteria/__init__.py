@@ -11,7 +11,17 @@
     to_zoho(c); from_zoho(json); check(c, catalogue)
 """
 
-from mappings.criteria.ast import COMPARATORS, Comparator, Condition, Criteria, Group, Not, Scalar, Value
+from mappings.criteria.ast import (
+    COMPARATORS,
+    Comparator,
+    Condition,
+    Criteria,
+    Group,
+    Not,
+    Scalar,
+    Value,
+    fold_equalities,
+)
 from mappings.criteria.check import CriteriaProblem, check
 from mappings.criteria.compiler import CompiledCriteria, build_frame, compile, frame_from_columns
 from mappings.criteria.explain import (
@@ -48,6 +58,7 @@ __all__ = [
     "evaluate",
     "explain",
     "fields_of",
+    "fold_equalities",
     "frame_from_columns",
     "from_zoho",
     "infer_catalogue",

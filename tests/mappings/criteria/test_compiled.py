@@ -83,6 +83,15 @@ def test_not_is_exact_negation(criteria: Criteria, record: dict[str, Any]) -> No
     assert evaluate(Not(criteria), record, CATALOGUE) is not evaluate(criteria, record, CATALOGUE)
 
 
+@FAST
+@given(criteria_trees(), records())
+def test_folding_equalities_into_in_never_changes_a_match(criteria: Criteria, record: dict[str, Any]) -> None:
+    """Criteria with their or-ed equalities folded into `in` match exactly the records the original matches."""
+    from mappings.criteria import fold_equalities
+
+    assert evaluate(fold_equalities(criteria), record, CATALOGUE) is evaluate(criteria, record, CATALOGUE)
+
+
 ROWS: list[dict[str, Any]] = [
     {"id": "1", "Industry": "Retail", "Annual_Revenue": "2500000", "Billing_Code": "9412",
      "Products": ["Widget", "Gizmo"], "Owner": {"name": "Ann Lee", "id": "9001", "email": "ann@Example.com"},

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from hypothesis import given, settings
 
-from mappings.criteria import Condition, Criteria, Group, Not, parse, to_text
+from mappings.criteria import Condition, Criteria, Group, Not, fold_equalities, parse, to_text
 from mappings.errors import CriteriaError, CriteriaSyntaxError, PlanError
 from tests.mappings.criteria.strategies import criteria_trees
 
@@ -186,3 +186,14 @@ def test_to_text_refuses_a_field_name_it_cannot_spell() -> None:
     for name in ("Annual Revenue", "not"):
         with pytest.raises(CriteriaError, match="cannot be written in the criteria language"):
             to_text(Condition(name, "equal", 1))
+
+
+def test_fold_equalities_writes_an_or_of_equalities_on_one_field_as_in() -> None:
+    """`A == x or A == y or B == z or A in [w]` folds A's values into one `in` where A first stood; B stays."""
+    tree = parse('Billing_Country == "UK" or Industry == "Retail" or Billing_Country == "Ireland" '
+                 'or Billing_Country in ["France", "UK"]')
+    assert to_text(fold_equalities(tree)) == 'Billing_Country in ["UK", "Ireland", "France"] or Industry == "Retail"'
+    anded = parse('Billing_Country == "UK" and Billing_Country == "Ireland"')
+    assert fold_equalities(anded) == anded, "only `or` groups fold"
+    assert to_text(fold_equalities(parse('(A == 1 or A == 2) and not (B == "x" or B == "y")'))) == \
+        'A in [1, 2] and not B in ["x", "y"]'
