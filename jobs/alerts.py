@@ -486,7 +486,7 @@ def _send_email(
 
 def _smtp_send(smtp: SmtpSettings, message: EmailMessage) -> dict[str, tuple[int, bytes]]:
     """Deliver ``message`` over one SMTP connection; the recipients the server refused (others got it)."""
-    context = ssl.create_default_context()
+    context = ssl.create_default_context(cafile=str(smtp.ca_file) if smtp.ca_file else None)
     client: smtplib.SMTP
     if smtp.security == "ssl":
         client = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout_s, context=context)

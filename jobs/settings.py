@@ -338,6 +338,9 @@ class SmtpSettings(_Strict):
     password_file: Path | None = None
     from_address: str = "territory-sync@localhost"
     timeout_s: float = Field(default=30.0, gt=0)
+    # PEM file of the CA that signed the server's certificate (an internal relay with a private CA);
+    # default: the system's trusted CAs. The certificate must name `host`.
+    ca_file: Path | None = None
 
     @model_validator(mode="after")
     def _read_password_file(self) -> SmtpSettings:
@@ -346,6 +349,16 @@ class SmtpSettings(_Strict):
                 raise ValueError("password is given both as a value and as password_file; keep one")
             object.__setattr__(self, "password", SecretStr(_read_secret_file("password", self.password_file)))
         return self
+
+    @field_validator("ca_file")
+    @classmethod
+    def _readable_ca_file(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return None
+        path = _anchored(value)
+        if not path.is_file():
+            raise ValueError(f"{path}: no such file (a PEM file of the CA that signed the mail server's certificate)")
+        return path
 
 
 class SchedulerSettings(_Strict):

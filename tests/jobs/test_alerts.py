@@ -8,6 +8,7 @@ import email.policy
 import json
 import logging
 import socket
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from pydantic import SecretStr
@@ -539,6 +541,67 @@ def test_email_wrong_password_is_not_retried(ledger: Ledger, run_id: int) -> Non
     assert sleep.calls == []
     assert box.messages == []
     assert [r.status for r in ledger.notifications(run_id=run_id)] == ["failed"]
+
+
+@pytest.fixture(scope="module")
+def tls_ca() -> trustme.CA:
+    return trustme.CA()
+
+
+def tls_server_context(ca: trustme.CA) -> ssl.SSLContext:
+    """A server context whose certificate, signed by ``ca``, names 127.0.0.1."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    return context
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+@pytest.mark.parametrize("security", ["starttls", "ssl"])
+def test_email_over_tls_is_delivered_when_the_ca_is_trusted(
+    tls_ca: trustme.CA, tmp_path: Path, ledger: Ledger, run_id: int, security: str
+) -> None:
+    """With smtp.ca_file naming the server's CA, an alert goes out over STARTTLS (the server
+    requires it) or over TLS from the start (SMTPS), and the login happens inside TLS."""
+    ca_file = tmp_path / "ca.pem"
+    tls_ca.cert_pem.write_to_path(str(ca_file))
+    box = Mailbox()
+    server_tls = (
+        {"tls_context": tls_server_context(tls_ca), "require_starttls": True}
+        # SMTPS: aiosmtpd does not count TLS from the start as TLS for AUTH; the connection is TLS all the same.
+        if security == "starttls" else {"ssl_context": tls_server_context(tls_ca), "auth_require_tls": False}
+    )
+    controller = start_smtp(box, authenticator=box.authenticate, auth_required=True, **server_tls)
+    try:
+        smtp = SmtpSettings(host="127.0.0.1", port=controller.port, security=security, username="alerts",
+                            password=SecretStr("right-password"), ca_file=ca_file, timeout_s=5)
+        (delivery,) = notify(blocked(run_id), alerts=AlertSettings(email_to=["ops@example.com"]), smtp=smtp,
+                             ledger=ledger, sleep=FakeSleep())
+    finally:
+        controller.stop()
+    assert (delivery.status, delivery.attempts) == ("sent", 1)
+    assert box.logins == ["alerts"]
+    assert len(box.messages) == 1
+
+
+def test_email_to_a_server_whose_certificate_is_not_trusted_fails_at_once(
+    tls_ca: trustme.CA, ledger: Ledger, run_id: int
+) -> None:
+    """Without its CA in smtp.ca_file (or the system's store), the server's certificate is refused:
+    the alert fails on the first attempt, saying TLS failed, and nothing is sent."""
+    box = Mailbox()
+    controller = start_smtp(box, tls_context=tls_server_context(tls_ca), require_starttls=True)
+    sleep = FakeSleep()
+    try:
+        smtp = SmtpSettings(host="127.0.0.1", port=controller.port, security="starttls", timeout_s=5)
+        (delivery,) = notify(blocked(run_id), alerts=AlertSettings(email_to=["ops@example.com"]), smtp=smtp,
+                             ledger=ledger, sleep=sleep)
+    finally:
+        controller.stop()
+    assert (delivery.status, delivery.attempts) == ("failed", 1)
+    assert "TLS failed" in (delivery.error or "")
+    assert "CERTIFICATE_VERIFY_FAILED" in (delivery.error or "")
+    assert sleep.calls == []
+    assert box.messages == []
 
 
 def test_email_transient_reply_is_retried(mailbox: tuple[Mailbox, int], ledger: Ledger, run_id: int) -> None:

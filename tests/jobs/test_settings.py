@@ -216,3 +216,14 @@ def test_impossible_crontab_weekdays_are_refused(field: str) -> None:
     """A day number past 7, a backwards range, a zero step or an unknown name is an error."""
     with pytest.raises(ValueError, match="day of week"):
         crontab_weekdays(field)
+
+
+def test_smtp_ca_file_is_relative_to_the_config_and_must_exist(tmp_path: Path) -> None:
+    """smtp.ca_file is read relative to the config file's folder; a missing one is an error naming the key."""
+    sandbox = '[tenants.demo]\nplan = "plan.toml"\n[tenants.demo.crm]\nsandbox = true\n'
+    (tmp_path / "ca.pem").write_text("-----BEGIN CERTIFICATE-----\n", encoding="utf-8")
+    settings = load_settings(write(tmp_path, sandbox + '[smtp]\nhost = "mail.example.com"\nca_file = "ca.pem"\n'))
+    assert settings.smtp is not None
+    assert settings.smtp.ca_file == tmp_path / "ca.pem"
+    with pytest.raises(ConfigError, match=r"smtp.ca_file: .*missing.pem: no such file"):
+        load_settings(write(tmp_path, sandbox + '[smtp]\nhost = "mail.example.com"\nca_file = "missing.pem"\n'))
