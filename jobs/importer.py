@@ -280,7 +280,7 @@ def _criteria_text(raw: Mapping[str, Any], catalogue: FieldCatalogue) -> str | C
     """The criteria language's text for Zoho's criteria JSON, or why there is none."""
     try:
         tree = crit.from_zoho(raw, catalogue)
-        text = crit.to_text(crit.fold_equalities(tree))  # `A in [...]`, not a chain of `A == ...`
+        text = crit.to_text(crit.fold_equalities(tree, catalogue))  # `A in [...]`, not a chain of `A == ...`
     except CriteriaError as exc:
         return exc
     if catalogue.fields:

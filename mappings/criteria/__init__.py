@@ -20,7 +20,6 @@ from mappings.criteria.ast import (
     Not,
     Scalar,
     Value,
-    fold_equalities,
 )
 from mappings.criteria.check import CriteriaProblem, check
 from mappings.criteria.compiler import CompiledCriteria, build_frame, compile, frame_from_columns
@@ -33,7 +32,7 @@ from mappings.criteria.explain import (
 )
 from mappings.criteria.reference import evaluate
 from mappings.criteria.text import parse, to_text
-from mappings.criteria.values import conditions, fields_of, infer_catalogue
+from mappings.criteria.values import conditions, fields_of, fold_equalities, infer_catalogue
 from mappings.criteria.zoho import from_zoho, to_zoho
 
 __all__ = [

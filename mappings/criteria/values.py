@@ -31,7 +31,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from mappings.catalogue import FieldCatalogue, FieldInfo, Kind
-from mappings.criteria.ast import Comparator, Condition, Criteria, Group, Scalar
+from mappings.criteria.ast import Comparator, Condition, Criteria, Group, Not, Scalar
 from mappings.errors import CriteriaError
 
 log = logging.getLogger(__name__)
@@ -319,3 +319,60 @@ def _boolean(value: Any) -> bool:
     if isinstance(value, str) and value.lower() in ("true", "false"):
         return value.lower() == "true"
     raise ValueError(f"{value!r} is not true or false")
+
+
+def fold_equalities(criteria: Criteria, catalogue: FieldCatalogue | None = None) -> Criteria:
+    """The same criteria with each ``or`` of equalities on one field written as one ``in``
+    (``A == "x" or A == "y"`` → ``A in ["x", "y"]``), as people write it; rules imported from a CRM
+    often come as such chains, one condition per value. ``equal`` and ``in`` match the same values,
+    so the result evaluates exactly as ``criteria`` does. Fields whose kind takes no ``in`` (booleans:
+    by ``catalogue``, or by the values when it does not know the field) are left as they are."""
+    if isinstance(criteria, Condition):
+        return criteria
+    if isinstance(criteria, Not):
+        return Not(fold_equalities(criteria.child, catalogue))
+    children = [fold_equalities(child, catalogue) for child in criteria.children]
+    if criteria.operator == "or":
+        children = _fold_or(children, catalogue)
+    if len(children) == 1:
+        return children[0]
+    return Group(criteria.operator, tuple(children), zoho_extra=criteria.zoho_extra)
+
+
+def _fold_or(children: list[Criteria], catalogue: FieldCatalogue | None) -> list[Criteria]:
+    out: list[Criteria] = []
+    first_of: dict[str, int] = {}  # field → index in ``out`` of its first equality
+    for child in children:
+        values = _equal_values(child)
+        if values is None or not isinstance(child, Condition) or not _takes_in(child, values, catalogue):
+            out.append(child)
+            continue
+        at = first_of.get(child.field)
+        if at is None:
+            first_of[child.field] = len(out)
+            out.append(child)
+            continue
+        first = out[at]
+        assert isinstance(first, Condition)
+        joined = list(_equal_values(first) or ())
+        joined += [v for v in values if not any(type(w) is type(v) and w == v for w in joined)]
+        out[at] = Condition(first.field, "in", tuple(joined), field_id=first.field_id)
+    return out
+
+
+def _equal_values(criteria: Criteria) -> tuple[Scalar, ...] | None:
+    """The values an ``equal``/``in`` condition accepts (not one whose values come from a named list)."""
+    if not isinstance(criteria, Condition) or criteria.value_source is not None:
+        return None
+    if criteria.comparator == "equal" and criteria.value is not None and not isinstance(criteria.value, tuple):
+        return (criteria.value,)
+    if criteria.comparator == "in" and isinstance(criteria.value, tuple):
+        return criteria.value
+    return None
+
+
+def _takes_in(condition: Condition, values: tuple[Scalar, ...], catalogue: FieldCatalogue | None) -> bool:
+    kind = catalogue.kind_of(condition.field) if catalogue is not None else None
+    if kind is None:
+        kind = literal_kind(values[0]) if values else "text"
+    return "in" in ALLOWED[kind]

@@ -197,3 +197,5 @@ def test_fold_equalities_writes_an_or_of_equalities_on_one_field_as_in() -> None
     assert fold_equalities(anded) == anded, "only `or` groups fold"
     assert to_text(fold_equalities(parse('(A == 1 or A == 2) and not (B == "x" or B == "y")'))) == \
         'A in [1, 2] and not B in ["x", "y"]'
+    booleans = parse("Active == true or Active == false")
+    assert fold_equalities(booleans) == booleans, "a boolean field takes no `in`"
