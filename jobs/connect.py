@@ -92,7 +92,7 @@ def connect(
     code = _read_grant_code(args.grant_code_file, stdin, ask)
     grant = _exchange(name, tenant, accounts_url, client_id, client_secret, code)
     _check_data_centre(name, api_domain, accounts_url, grant)
-    target = _target_file(config, name, tenant, settings)
+    target = _target_file(name, tenant, settings)
     write_secret_file(target, grant.refresh_token)
     warnings = _precedence_warnings(config, name, target)
     cache = settings.storage.token_cache()
@@ -135,13 +135,10 @@ def _target(name: str, tenant: TenantSettings) -> tuple[str, str, str, str]:
     return api_domain, accounts_url, creds.client_id.get_secret_value(), creds.client_secret.get_secret_value()
 
 
-def _target_file(config: Path, name: str, tenant: TenantSettings, settings: Settings) -> Path:
-    """Where the refresh token goes: the tenant's refresh_token_file (relative to the config file),
-    or the state directory's default."""
-    configured = tenant.credentials.refresh_token_file
-    if configured is None:
-        return settings.storage.refresh_token_file(name)
-    return configured if configured.is_absolute() else config.parent / configured
+def _target_file(name: str, tenant: TenantSettings, settings: Settings) -> Path:
+    """Where the refresh token goes: the tenant's refresh_token_file (the settings anchor it to the
+    config file's folder), or the state directory's default."""
+    return tenant.credentials.refresh_token_file or settings.storage.refresh_token_file(name)
 
 
 # -- the grant code -----------------------------------------------------------------------------------

@@ -594,11 +594,16 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
     def anchored(p: Path) -> Path:
         return p if p.is_absolute() else (base / p)
 
+    def secret_files(c: CredentialSettings) -> CredentialSettings:
+        names = (f"{n}_file" for n in SECRET_NAMES)
+        return c.model_copy(update={n: anchored(getattr(c, n)) for n in names if getattr(c, n) is not None})
+
     tenants = {
         name: t.model_copy(
             update={
                 "plan": anchored(t.plan),
                 "sandbox": t.sandbox.model_copy(update={"data_dir": anchored(t.sandbox.data_dir)}),
+                "credentials": secret_files(t.credentials),
             }
         )
         for name, t in settings.tenants.items()

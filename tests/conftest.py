@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from connector.sandbox import Sandbox, start_sandbox
+from tests.connector.sandbox.zoho_http import FakeClock, copy_org
 from tests.postgres import PostgresServer, postgres_server
 
 
@@ -14,3 +17,16 @@ def postgres() -> Iterator[PostgresServer]:
     """One throwaway PostgreSQL server for the whole session (see tests/postgres.py)."""
     with postgres_server() as server:
         yield server
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """The sandbox's clock, moved by hand (token and grant-code expiry, scheduled jobs)."""
+    return FakeClock()
+
+
+@pytest.fixture
+def sb(template: Path, tmp_path: Path, clock: FakeClock) -> Iterator[Sandbox]:
+    """A sandbox on a copy of the test module's ``template`` org; a module needing another overrides it."""
+    with start_sandbox(copy_org(template, tmp_path / "data"), clock=clock) as sandbox:
+        yield sandbox

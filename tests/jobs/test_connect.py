@@ -8,7 +8,6 @@ import io
 import json
 import logging
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,13 +15,13 @@ import requests
 
 from connector import TokenStore
 from connector.auth import AccessToken, credential_key
-from connector.sandbox import Sandbox, start_sandbox
+from connector.sandbox import Sandbox
 from jobs.cli import main
 from jobs.connect import GRANT_CODE_PROMPT, connect, write_secret_file
 from jobs.crm import open_crm
 from jobs.errors import ConfigError, JobError
 from jobs.settings import load_settings
-from tests.connector.sandbox.zoho_http import FakeClock, copy_org, template_org
+from tests.connector.sandbox.zoho_http import FakeClock, template_org
 from tests.jobs.test_e2e import TENANT, sandbox_tenant, write_config
 
 SCOPES = ["ZohoCRM.users.READ", "ZohoCRM.org.READ"]
@@ -32,17 +31,6 @@ ENV = f"TERRITORY_SYNC_TENANTS__{TENANT.upper()}__CREDENTIALS__"
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return template_org(tmp_path_factory.mktemp("connect-org"), accounts=100, seed=3)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def sb(template: Path, tmp_path: Path, clock: FakeClock) -> Iterator[Sandbox]:
-    with start_sandbox(copy_org(template, tmp_path / "crm"), clock=clock) as sandbox:
-        yield sandbox
 
 
 def config_for(tmp_path: Path, sb: Sandbox, *, api_domain: str | None = None, secret: str | None = None,
