@@ -19,7 +19,8 @@ What it decides, in apply order (``jobs.model.PHASES``):
 * **Assignments** of Accounts and Deals: missing ones added; ones the plan no longer wants are
   removed when the connector made them, kept and reported when a person did (unless
   ``prune_manual``), and only reported when Zoho's own rules did (``$assigned: "automatically"``
-  cannot be removed through the API). Adds respect Zoho's caps (10 per account, exactly one per
+  on an assignment the ledger does not show as ours: Zoho refuses to remove those). What the
+  ledger shows the connector applied is removed whatever its ``$assigned`` says. Adds respect Zoho's caps (10 per account, exactly one per
   deal) given what stays; removals are applied before adds so every call fits the cap.
 * **Shares** from the plan's ``sharing`` rules, for the records the snapshot read shares of:
   granted, changed and revoked — changed and revoked only when the connector granted them.
@@ -462,9 +463,12 @@ def _record(
         if tid in desired_ids:
             staying += 1
             continue
+        # The ledger decides what is ours, whatever ``$assigned`` says: which mark Zoho gives an API
+        # assignment is unconfirmed (zoho-api.md 14). Only Zoho answering NOT_ALLOWED to the removal
+        # makes one of ours a finding (apply reports it).
         ours = work.ownership.owns_assignment(module, row.id, tid) or (
             assignment.assigned_by_id is not None and assignment.assigned_by_id == connector)
-        if assignment.assigned == "automatically":
+        if assignment.assigned == "automatically" and not ours:
             work.find("automatic_disagreement", target,
                       f"{assignment.territory_name} was assigned by the CRM's own territory rules, which the "
                       "plan disagrees with; Zoho does not let the API remove it: align the CRM's rules",

@@ -772,7 +772,7 @@ class SandboxApp:
         self.require_territory_management()
         if name not in TERRITORY_MODULES:
             raise ZohoError(400, "INVALID_MODULE", "Territory is not supported for the given module")
-        items = self.data_items(request)
+        items = self.data_items(request, limit=self.options.territory_action_max_records)
         if rid is not None:
             for item in items:
                 if isinstance(item, dict):
@@ -832,7 +832,7 @@ class SandboxApp:
                 if tid not in current:
                     raise ItemError("INVALID_DATA", "the territory is not assigned to the record",
                                     {"api_name": "id", "json_path": path})
-                if current[tid].assigned == "automatically":
+                if current[tid].assigned == "automatically" and not self.store.is_api_assignment(module, record_id, tid):
                     raise ItemError("NOT_ALLOWED", "territories assigned by the territory rules cannot be removed",
                                     {"api_name": "id", "json_path": path}, status=403)
             elif tid in current:
@@ -853,7 +853,11 @@ class SandboxApp:
                 if remove:
                     self.store.unassign(module, record_id, tid)
                 else:
-                    self.store.assign(module, record_id, Assignment(tid, "manually", by, iso(now)))
+                    manual = self.options.api_assign_mark == "manually"
+                    self.store.assign(module, record_id,
+                                      Assignment(tid, "manually" if manual else "automatically",
+                                                 by if manual else None, iso(now)))
+                    self.store.mark_api_assignment(module, record_id, tid)
             record = self.store.get_record(module, record_id)
             if record is not None:
                 record["Modified_Time"] = iso(now)

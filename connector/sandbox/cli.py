@@ -16,7 +16,12 @@ from typing import TextIO
 
 from connector.config import DEFAULT_EDITION, EDITION_CONCURRENCY
 from connector.sandbox.faults import add_fault_arguments, fault_options_from_args
-from connector.sandbox.options import ASSIGNMENT_MODES, SandboxOptions
+from connector.sandbox.options import (
+    API_ASSIGN_MARKS,
+    ASSIGNMENT_MODES,
+    TERRITORY_ACTION_LIMITS,
+    SandboxOptions,
+)
 from connector.sandbox.server import Sandbox, start_sandbox
 
 DEFAULT_DATA_DIR = Path(".territory-sync/sandbox")
@@ -40,6 +45,10 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
                         help="an org without Territory Management: territory endpoints answer 403 TERRITORY_NOT_ENABLED")
     parser.add_argument("--deals-territory-key", default="Territory", choices=("Territory", "Territories"),
                         help="key of a deal's territory in record JSON")
+    parser.add_argument("--api-assign-mark", default="manually", choices=API_ASSIGN_MARKS,
+                        help="how a territory assigned through the API is marked ($assigned; default manually)")
+    parser.add_argument("--territory-action-max-records", type=int, default=10, choices=TERRITORY_ACTION_LIMITS,
+                        help="records per assign/remove territories call before 400 LIMIT_EXCEEDED (default 10)")
     add_fault_arguments(parser)
 
 
@@ -62,7 +71,9 @@ def serve(args: argparse.Namespace, *, stop: threading.Event, out: TextIO = sys.
           on_ready: Callable[[Sandbox], None] | None = None) -> int:
     """Start the sandbox the flags describe, print the banner, and run until ``stop`` is set."""
     options = SandboxOptions(assignment_mode=args.assignment_mode, deals_territory_key=args.deals_territory_key,
-                             territory_management=not args.no_territory_management)
+                             territory_management=not args.no_territory_management,
+                             api_assign_mark=args.api_assign_mark,
+                             territory_action_max_records=args.territory_action_max_records)
     with start_sandbox(args.data, accounts=args.accounts, seed=args.seed, edition=args.edition,
                        faults=fault_options_from_args(args), options=options, host=args.host, port=args.port,
                        reset=args.reset) as sb:

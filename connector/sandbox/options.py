@@ -6,6 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 ASSIGNMENT_MODES = ("immediate", "scheduled")
+API_ASSIGN_MARKS = ("manually", "automatically")
+# Records per assign_territories / remove_territories call: 10 in Zoho's newest OAS revision
+# (zoho-api.md 12.4), 100 in the older OAS-AE schema (4.5).
+TERRITORY_ACTION_LIMITS = (10, 100)
 
 
 @dataclass(frozen=True)
@@ -31,11 +35,24 @@ class SandboxOptions:
     # Setup → Territory Management): every territory endpoint and a record's assign/remove
     # territories answer 403 TERRITORY_NOT_ENABLED, after the token and scope checks.
     territory_management: bool = True
+    # How a territory assigned through the API is marked on the record (zoho-api.md 14, unknown):
+    # "manually" with ``$assigned_by`` = the calling user, or "automatically" with ``$assigned_by``
+    # null. Either way the sandbox remembers it came through the API: only assignments made by the
+    # CRM's own rules answer NOT_ALLOWED to a removal.
+    api_assign_mark: str = "manually"
+    # Records per assign/remove territories call; more is refused as a whole with 400 LIMIT_EXCEEDED.
+    territory_action_max_records: int = 10
 
     def __post_init__(self) -> None:
         if self.assignment_mode not in ASSIGNMENT_MODES:
             raise ValueError(
                 f"assignment_mode must be one of {', '.join(ASSIGNMENT_MODES)}, not {self.assignment_mode!r}"
             )
+        if self.api_assign_mark not in API_ASSIGN_MARKS:
+            raise ValueError(
+                f"api_assign_mark must be one of {', '.join(API_ASSIGN_MARKS)}, not {self.api_assign_mark!r}"
+            )
+        if self.territory_action_max_records not in TERRITORY_ACTION_LIMITS:
+            raise ValueError(f"territory_action_max_records must be 10 or 100, not {self.territory_action_max_records!r}")
         if self.deals_territory_key not in ("Territory", "Territories"):
             raise ValueError(f"deals_territory_key must be 'Territory' or 'Territories', not {self.deals_territory_key!r}")

@@ -49,6 +49,9 @@ CREATE TABLE IF NOT EXISTS record_territories (
     assigned_by TEXT, assigned_time TEXT NOT NULL, PRIMARY KEY (module, record_id, territory_id))
     WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS record_territories_territory ON record_territories (module, territory_id);
+CREATE TABLE IF NOT EXISTS api_assignments (
+    module TEXT NOT NULL, record_id TEXT NOT NULL, territory_id TEXT NOT NULL,
+    PRIMARY KEY (module, record_id, territory_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS shares (
     module TEXT NOT NULL, record_id TEXT NOT NULL, user_id TEXT NOT NULL, json TEXT NOT NULL,
     PRIMARY KEY (module, record_id, user_id));
@@ -267,6 +270,7 @@ class Store:
             self._run("DELETE FROM territories WHERE id = ?", (territory_id,))
             self._run("DELETE FROM territory_users WHERE territory_id = ?", (territory_id,))
             self._run("DELETE FROM record_territories WHERE territory_id = ?", (territory_id,))
+            self._run("DELETE FROM api_assignments WHERE territory_id = ?", (territory_id,))
 
     # -- territory members ----------------------------------------------------------------------
 
@@ -387,8 +391,19 @@ class Store:
              a.assigned_time)) == 1
 
     def unassign(self, module: str, record_id: str, territory_id: str) -> bool:
+        self._run("DELETE FROM api_assignments WHERE module = ? AND record_id = ? AND territory_id = ?",
+                  (module, record_id, territory_id))
         return self._run("DELETE FROM record_territories WHERE module = ? AND record_id = ? AND territory_id = ?",
                          (module, record_id, territory_id)) == 1
+
+    def mark_api_assignment(self, module: str, record_id: str, territory_id: str) -> None:
+        """Remember that this assignment came through the API (whatever its ``$assigned`` says)."""
+        self._run("INSERT OR IGNORE INTO api_assignments (module, record_id, territory_id) VALUES (?, ?, ?)",
+                  (module, record_id, territory_id))
+
+    def is_api_assignment(self, module: str, record_id: str, territory_id: str) -> bool:
+        return self._one("SELECT 1 FROM api_assignments WHERE module = ? AND record_id = ? AND territory_id = ?",
+                         (module, record_id, territory_id)) is not None
 
     # -- shares ---------------------------------------------------------------------------------
 

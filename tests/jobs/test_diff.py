@@ -319,12 +319,26 @@ def test_missing_assignments_are_added_with_the_rule_and_criteria_version() -> N
     assert cs.accounts_moving == 1
 
 
-def test_an_automatic_assignment_is_never_removed_only_reported() -> None:
-    """The CRM's own rules put it there: a finding, never a change."""
+def test_an_automatic_assignment_that_is_not_ours_is_never_removed_only_reported() -> None:
+    """The CRM's own rules put it there (not in the ledger, not by the connector's user): a
+    finding, never a change."""
     acct = account("a1", "UK", assigned(UK.id, "UK"), assigned(AMER.id, "Americas", "automatically", None))
-    cs = run(snapshot(accounts=[acct]), ownership=owned(assignments={("Accounts", "a1", AMER.id)}))
+    cs = run(snapshot(accounts=[acct]))
     assert cs.changes == ()
     assert findings(cs, "automatic_disagreement") == ["Accounts/a1 territory amer"]
+
+
+def test_our_assignment_marked_automatically_is_removed() -> None:
+    """Zoho may mark an API assignment "$assigned": "automatically" with no ``$assigned_by``: when
+    the ledger shows the connector applied it, the plan no longer wanting it plans its removal, and
+    no finding blames the CRM's rules."""
+    acct = account("a1", "UK", assigned(UK.id, "UK"), assigned(AMER.id, "Americas", "automatically", None))
+    d = deal("d1", "a1", assigned(AMER.id, "Americas", "automatically", None))
+    cs = run(snapshot(accounts=[acct], deals=[d]),
+             ownership=owned(assignments={("Accounts", "a1", AMER.id), ("Deals", "d1", AMER.id)}))
+    assert [(k, t) for k, t in kinds(cs) if k == "assignment.remove"] == [
+        ("assignment.remove", "Accounts/a1 territory amer"), ("assignment.remove", "Deals/d1 territory amer")]
+    assert findings(cs, "automatic_disagreement") == []
 
 
 def test_a_persons_assignment_is_kept_unless_prune_manual() -> None:

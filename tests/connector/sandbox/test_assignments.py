@@ -136,12 +136,60 @@ def test_unknown_ids_and_missing_territories(api: ZohoHttp) -> None:
     assert results[1]["details"]["json_path"] == "$.data[1].Territories[0].id"
 
 
-def test_more_than_100_records_is_limit_exceeded(api: ZohoHttp) -> None:
-    """101 records in one assign call is LIMIT_EXCEEDED."""
-    body = {"data": [{"id": str(i), "Territories": [{"id": "1"}]} for i in range(101)]}
-    resp = api.post("/crm/v8/Accounts/actions/assign_territories", body)
-    assert resp.status_code == 400
-    assert resp.json()["code"] == "LIMIT_EXCEEDED"
+def test_more_than_10_records_is_limit_exceeded_by_default(api: ZohoHttp) -> None:
+    """By default (Zoho's newest OAS: 10 records per call) 11 records in one assign or remove call
+    are refused as a whole with 400 LIMIT_EXCEEDED naming the limit; 10 are served item by item."""
+    for action in ("assign_territories", "remove_territories"):
+        body = {"data": [{"id": str(i), "Territories": [{"id": "1"}]} for i in range(11)]}
+        resp = api.post(f"/crm/v8/Accounts/actions/{action}", body)
+        assert resp.status_code == 400
+        assert resp.json() == {"code": "LIMIT_EXCEEDED", "message": "Cannot process more than 10 records at a time.",
+                               "details": {"limit": 10, "api_name": "data", "json_path": "$.data"}, "status": "error"}
+        ten = api.post(f"/crm/v8/Accounts/actions/{action}", {"data": body["data"][:10]})
+        assert [r["code"] for r in ten.json()["data"]] == ["INVALID_DATA"] * 10
+
+
+def test_the_limit_can_be_switched_to_100(template: Path, tmp_path: Path) -> None:
+    """With territory_action_max_records=100 (the older OAS-AE schema) 100 records pass and 101 are
+    LIMIT_EXCEEDED with limit 100."""
+    options = SandboxOptions(territory_action_max_records=100)
+    with start_sandbox(copy_org(template, tmp_path / "hundred"), options=options) as sb:
+        api = ZohoHttp(sb)
+        body = {"data": [{"id": str(i), "Territories": [{"id": "1"}]} for i in range(101)]}
+        resp = api.post("/crm/v8/Accounts/actions/assign_territories", body)
+        assert resp.status_code == 400
+        assert resp.json()["details"]["limit"] == 100
+        hundred = api.post("/crm/v8/Accounts/actions/assign_territories", {"data": body["data"][:100]})
+        assert len(hundred.json()["data"]) == 100
+    with pytest.raises(ValueError, match="territory_action_max_records must be 10 or 100, not 50"):
+        SandboxOptions(territory_action_max_records=50)
+
+
+def test_api_assignments_marked_automatically_can_still_be_removed_through_the_api(
+    template: Path, tmp_path: Path
+) -> None:
+    """With api_assign_mark="automatically" an API assignment shows "$assigned": "automatically" and
+    no ``$assigned_by``, yet removing it through the API succeeds; a rule-made one stays NOT_ALLOWED."""
+    options = SandboxOptions(api_assign_mark="automatically")
+    with start_sandbox(copy_org(template, tmp_path / "auto"), options=options) as sb:
+        api = ZohoHttp(sb)
+        acc = account(api, automatic=False)
+        auto = account(api, automatic=True)
+        tid = territory_ids(api)[2]
+        api.post("/crm/v8/Accounts/actions/assign_territories", {"data": [{"id": acc["id"], "Territories": [{"id": tid}]}]})
+        terr = api.get(f"/crm/v8/Accounts/{acc['id']}").json()["data"][0]["Territories"]
+        mine = next(t for t in terr if t["id"] == tid)
+        assert (mine["$assigned"], mine["$assigned_by"]) == ("automatically", None)
+        resp = api.post("/crm/v8/Accounts/actions/remove_territories", {"data": [
+            {"id": acc["id"], "Territories": [{"id": tid}]},
+            {"id": auto["id"], "Territories": [{"id": auto["Territories"][0]["id"]}]},
+        ]})
+        assert resp.status_code == 207
+        assert [r["code"] for r in resp.json()["data"]] == ["SUCCESS", "NOT_ALLOWED"]
+        after = api.get(f"/crm/v8/Accounts/{acc['id']}").json()["data"][0]["Territories"] or []
+        assert tid not in [t["id"] for t in after]
+    with pytest.raises(ValueError, match="api_assign_mark must be one of manually, automatically"):
+        SandboxOptions(api_assign_mark="by_api")
 
 
 def test_targets_module_has_no_territories(api: ZohoHttp) -> None:
