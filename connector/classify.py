@@ -18,6 +18,9 @@ error class to raise. The transport does the doing; this module only decides.
 | 400 paging codes, 404 ``INVALID_URL_PATTERN``, 405, 413, 415 | FAIL | FatalError     |
 | other 4xx (with a code, or a per-item body)     | REJECT   | RejectedError (unless per-item) |
 | anything else                                   | FAIL     | FatalError            |
+
+For writes, ``concerns_whole_tenant`` and ``refused_request`` say whether an error stops a whole
+apply (auth, scope, credits, Territory Management off) or only the changes of that request.
 """
 
 from __future__ import annotations
@@ -88,6 +91,32 @@ FATAL_CODES = frozenset(
     }
 )
 FATAL_STATUSES = frozenset({405, 413, 415})
+# Config codes that speak of the whole org, not of one request: a run cannot go on after them.
+TENANT_CONFIG_CODES = frozenset(
+    {"INVALID_HOST", "TERRITORY_NOT_ENABLED", "TERRITORY_DISABLED", "FEATURE_NOT_ENABLED"}
+)
+
+
+def concerns_whole_tenant(error: ConnectorError) -> bool:
+    """Whether a write's error is about the whole tenant (credentials, scope, credits or throttling,
+    Territory Management switched off, the wrong host), so that no other write can succeed either.
+
+    Everything else a write meets concerns that request (``refused_request``) or its answer."""
+    if isinstance(error, AuthError | RateLimitError):
+        return True
+    if isinstance(error, ConfigError):
+        return error.code is None or error.code in TENANT_CONFIG_CODES
+    return False
+
+
+def refused_request(error: ConnectorError) -> bool:
+    """Whether Zoho refused one request and nothing of it was applied: a 4xx rejection, a 404 on a
+    path (one territory), or a permission or feature code that is not about the whole tenant."""
+    if concerns_whole_tenant(error):
+        return False
+    if isinstance(error, RejectedError | ConfigError):
+        return True
+    return isinstance(error, FatalError) and error.status is not None and 400 <= error.status < 500
 
 
 def is_too_many_requests(status: int, code: str | None, text: str | None) -> bool:

@@ -21,6 +21,8 @@ Every write is retried when the connection was never made, and on 429.
 from __future__ import annotations
 
 import logging
+import re
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
@@ -36,9 +38,11 @@ from connector.config import (
     API_VERSION,
     MAX_FIELDS_PER_CALL,
     MAX_PAGE_SIZE,
+    MAX_RECORDS_PER_TERRITORY_ACTION,
     MAX_RECORDS_PER_WRITE,
     MAX_TERRITORIES_PER_WRITE,
     MAX_USERS_PER_WRITE,
+    TERRITORY_ACTION_SIZES,
     ClientConfig,
 )
 from connector.errors import FatalError, RejectedError
@@ -89,6 +93,8 @@ class ZohoClient:
         )
         self.transport.auth = self.auth
         self.bulk = BulkReader(self.transport, sleep=sleep, monotonic=monotonic)
+        self._territory_batch = _limit(config.territory_batch_size, MAX_RECORDS_PER_TERRITORY_ACTION)
+        self._territory_batch_lock = threading.Lock()
 
     # -- life cycle ----------------------------------------------------------------------------
 
@@ -205,27 +211,67 @@ class ZohoClient:
 
     # -- territories on records ----------------------------------------------------------------
 
+    @property
+    def territory_batch_size(self) -> int:
+        """Records per assign/remove territories call in force: ``ClientConfig.territory_batch_size``
+        until Zoho refuses a batch as too large, then the smaller size it allows."""
+        with self._territory_batch_lock:
+            return self._territory_batch
+
+    def use_territory_batch_size(self, size: int) -> None:
+        """Start from ``size`` records per assign/remove territories call (what the tenant's CRM
+        accepted before, as the ledger remembers it)."""
+        with self._territory_batch_lock:
+            self._territory_batch = _limit(size, MAX_RECORDS_PER_TERRITORY_ACTION)
+
     def assign_territories(
-        self, module: str, assignments: Mapping[str, Sequence[str]], *, batch_size: int = MAX_RECORDS_PER_WRITE
+        self, module: str, assignments: Mapping[str, Sequence[str]], *, batch_size: int | None = None
     ) -> list[ItemResult]:
         """Add territories to records (record id → territory ids). Zoho answers ``SUCCESS`` at
         once or ``SCHEDULED`` with a job id; a territory already there is ``AlreadySo``."""
         return self._territory_action(module, "assign_territories", assignments, batch_size)
 
     def remove_territories(
-        self, module: str, removals: Mapping[str, Sequence[str]], *, batch_size: int = MAX_RECORDS_PER_WRITE
+        self, module: str, removals: Mapping[str, Sequence[str]], *, batch_size: int | None = None
     ) -> list[ItemResult]:
         """Remove territories from records (record id → territory ids)."""
         return self._territory_action(module, "remove_territories", removals, batch_size)
 
     def _territory_action(
-        self, module: str, action: str, mapping: Mapping[str, Sequence[str]], batch_size: int
+        self, module: str, action: str, mapping: Mapping[str, Sequence[str]], batch_size: int | None
     ) -> list[ItemResult]:
+        """Send in batches of ``batch_size`` (at most the size in force). When Zoho refuses a batch
+        as a whole because it holds too many records (zoho-api.md 4.5, 12.4: 100 or 10), nothing of
+        it was applied: the same records go again in smaller batches, and the smaller size stays in
+        force for this client (``territory_batch_size``; the sync keeps it in the ledger)."""
+        wanted = None if batch_size is None else _limit(batch_size, MAX_RECORDS_PER_TERRITORY_ACTION)
         items = [{"id": rid, "Territories": [{"id": tid} for tid in tids]} for rid, tids in mapping.items()]
-        return self._batches(
-            "POST", f"{API}/{module}/actions/{action}", "data", items, _limit(batch_size, MAX_RECORDS_PER_WRITE),
-            lambda chunk: {"data": list(chunk)}, safe=True, already_so=DUPLICATE,
-        )
+        path = f"{API}/{module}/actions/{action}"
+        results: list[ItemResult] = []
+        start = 0
+        while start < len(items):
+            size = self.territory_batch_size if wanted is None else min(wanted, self.territory_batch_size)
+            chunk = items[start:start + size]
+            reply = self._send("POST", path, json_body={"data": chunk}, safe=True)
+            if reply.status == 204:
+                raise FatalError("Zoho answered a write with no content", status=204, url=reply.url)
+            try:
+                results += batch_results(reply, "data", [_opt_id(item) for item in chunk], already_so=DUPLICATE)
+            except RejectedError as exc:
+                smaller = too_many_records(exc, len(chunk))
+                if smaller is None:
+                    raise
+                self._lower_territory_batch(smaller, exc)
+                continue  # the same records again, in smaller batches
+            start += len(chunk)
+        return results
+
+    def _lower_territory_batch(self, size: int, why: RejectedError) -> None:
+        with self._territory_batch_lock:
+            if size < self._territory_batch:
+                log.warning("Zoho refused %d records per territory assignment call (%s: %s); sending %d from now on",
+                            self._territory_batch, why.code, why.message, size)
+                self._territory_batch = size
 
     # -- territories ---------------------------------------------------------------------------
 
@@ -446,6 +492,34 @@ class ZohoClient:
             ids = [_opt_id(item) for item in chunk]
             results += batch_results(reply, key, ids, already_so=already_so)
         return results
+
+
+_TOO_MANY = re.compile(r"more than (\d+) records|record count exceeded|too many records", re.I)
+
+
+def too_many_records(error: RejectedError, sent: int) -> int | None:
+    """The batch size to retry with when ``error`` refuses a batch of ``sent`` records as too large,
+    else None. Zoho's documented shapes (zoho-api.md 2.3, 4.5, 7.4; OAS ``API_Exception``): 400
+    ``LIMIT_EXCEEDED`` ("Cannot process more than 100 records at a time.", "Record count exceeded"),
+    or a schema refusal of ``data`` (``INVALID_DATA``), with the limit in ``details.limit``,
+    ``allowed_count`` or ``maximum_length`` when given. Without a number: the next smaller
+    documented size (100 → 10), then halves."""
+    if sent <= 1 or error.status != 400 or error.code not in ("LIMIT_EXCEEDED", "INVALID_DATA"):
+        return None
+    details = error.details
+    for key in ("limit", "allowed_count", "maximum_length"):
+        value = details.get(key)
+        if isinstance(value, int | str) and str(value).isdigit() and 1 <= int(value) < sent:
+            return int(value)
+    about_data = details.get("api_name") == "data" or details.get("json_path") == "$.data"
+    worded = _TOO_MANY.search(error.message or "")
+    if error.code == "INVALID_DATA" and not (about_data and worded):
+        return None  # an INVALID_DATA about the data itself, not about its size
+    if error.code == "LIMIT_EXCEEDED" and not (about_data or worded):
+        return None
+    if worded and worded.group(1) and 1 <= int(worded.group(1)) < sent:
+        return int(worded.group(1))
+    return next((n for n in TERRITORY_ACTION_SIZES if n < sent), max(1, sent // 2))
 
 
 def _opt_id(item: Mapping[str, Any]) -> str | None:

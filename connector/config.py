@@ -22,7 +22,12 @@ MAX_PAGE_SIZE = 200  # records, users and territories per GET page
 DISCRETE_PAGE_WINDOW = 2000  # records reachable with page/per_page; past it, page_token
 PAGED_READ_CEILING = 100_000  # records reachable by paged reads at all; past it, Bulk Read
 MAX_FIELDS_PER_CALL = 50
-MAX_RECORDS_PER_WRITE = 100  # update, upsert, assign/remove territories
+MAX_RECORDS_PER_WRITE = 100  # update, upsert, share
+# Records per assign/remove territories call: 100 in the OAS-AE schema, 10 in Zoho's newest OAS
+# (zoho-api.md 4.5, 12.4). The client starts at the first and drops to what Zoho refuses down to
+# (details.limit, else the next smaller documented size); the tenant's ledger remembers it.
+MAX_RECORDS_PER_TERRITORY_ACTION = 100
+TERRITORY_ACTION_SIZES = (100, 10)
 MAX_TERRITORIES_PER_WRITE = 10  # territory create, update, delete, transfer_and_delete
 MAX_USERS_PER_WRITE = 100  # territory users, a user's territories
 MAX_TERRITORIES_PER_ACCOUNT = 10
@@ -78,6 +83,7 @@ class ClientConfig:
     max_retry_after_s: float = MAX_RETRY_AFTER_S
     token_cache_path: Path | None = None  # None: tokens are cached in memory only
     user_agent: str = "territory-sync"
+    territory_batch_size: int = MAX_RECORDS_PER_TERRITORY_ACTION  # the size in force (see above)
 
     def __repr__(self) -> str:  # never show secrets, even in a traceback
         return f"ClientConfig(api_domain={self.api_domain!r}, accounts_url={self.accounts_url!r}, concurrency={self.concurrency})"

@@ -26,7 +26,8 @@ territory.update    ``territory_id``; payload: Zoho's territory body. 10 per cal
 member.add/remove   ``territory_id`` (or ``territory_key``), ``user_id``. One call per territory,
                     100 users each.
 assignment.*        ``module``, ``record_id``, ``territory_id`` (or ``territory_key``). One call per
-                    module and 100 records; one item per record carrying all its territories.
+                    module and ``territory_batch`` records (100, or 10 once Zoho refused 100); one
+                    item per record carrying all its territories.
 share.grant/update  ``module``, ``record_id``, ``user_id``; payload ``permission`` (else ``after``),
                     ``share_related_records``. One call per record.
 share.revoke        ``module``, ``record_id``, ``user_id``. Two calls per record: Zoho's only revoke
@@ -39,10 +40,23 @@ territory.delete    ``territory_id``; payload ``transfer_to_id`` → transfer-an
 ==================  ===========================================================================
 
 Outcomes: ``Applied`` → applied, ``AlreadySo`` → already, ``Scheduled`` → scheduled, ``Rejected`` →
-rejected. A call Zoho refuses as a whole (``RejectedError``) is split in halves, recursively, until
-the bad items are isolated. ``RetriableError`` (after the client's own retries) → failed, and the
-run goes on: the next run re-reads live state. ``AuthError``, ``ConfigError``, ``FatalError`` → the
-batches in flight finish and are recorded, then the error is raised.
+rejected. An answer that concerns one request (``connector.classify.refused_request``: a 4xx with a
+code such as ``INVALID_DATA`` or ``NOT_ALLOWED``, a 404 on one territory, a permission code) rejects
+the changes of that request; a call refused as a whole is split in halves, recursively, until the
+bad items are isolated, and everything else goes on. A change whose prerequisite did not take effect
+(``dependencies``: the create or update of its territory, a deal's old territory removal) is
+``skipped`` with ``DEPENDENCY_FAILED`` and ``details.waits_on`` = that change's seq.
+``RetriableError`` (after the client's own retries) → failed, and the run goes on: the next run
+re-reads live state; throttling that outlived the retries stops the run cleanly (``throttled``,
+the rest skipped ``RATE_LIMITED``). Only an answer about the whole tenant
+(``concerns_whole_tenant``: auth, scope, Territory Management off, the wrong host) or an answer
+that cannot be read (``FatalError``) stops the run: the batches in flight finish and are recorded,
+then the error is raised. A removal of our own assignment that Zoho refuses with ``NOT_ALLOWED``
+is also returned as an ``automatic_disagreement`` finding (``ApplyResult.findings``).
+
+Territory assignments go ``territory_batch`` records per call (the size in force for the tenant,
+``ZohoClient.territory_batch_size``); when Zoho refuses a batch as too large the client re-sends it
+in smaller batches and keeps the smaller size.
 """
 
 from __future__ import annotations
@@ -59,8 +73,6 @@ from typing import Any, Literal
 from connector import (
     AlreadySo,
     Applied,
-    AuthError,
-    ConfigError,
     ConnectorError,
     FatalError,
     ItemResult,
@@ -71,11 +83,17 @@ from connector import (
     ShareGrant,
     ZohoClient,
 )
-from connector.config import MAX_RECORDS_PER_WRITE, MAX_TERRITORIES_PER_WRITE, MAX_USERS_PER_WRITE
+from connector.classify import concerns_whole_tenant, refused_request
+from connector.config import (
+    MAX_RECORDS_PER_TERRITORY_ACTION,
+    MAX_RECORDS_PER_WRITE,
+    MAX_TERRITORIES_PER_WRITE,
+    MAX_USERS_PER_WRITE,
+)
 from connector.paging import chunks
 from connector.transport import CREDITS_PER_CALL
 from jobs.diff import resolve_change
-from jobs.model import PHASES, Change, ChangeKind, ChangeSet, Outcome
+from jobs.model import PHASES, Change, ChangeKind, ChangeSet, Finding, Outcome
 from jobs.settings import TargetsSettings
 
 log = logging.getLogger(__name__)
@@ -84,7 +102,14 @@ log = logging.getLogger(__name__)
 # charges so). Counted for target.upsert so the budget guardrail never under-estimates.
 RECORDS_PER_UPSERT_CREDIT = 10
 
-StopReason = Literal["budget", "interrupted"]
+StopReason = Literal["budget", "interrupted", "throttled"]
+EFFECTIVE = frozenset({"applied", "already", "scheduled"})
+_STOPPED: Mapping[str, tuple[str, str]] = {  # stop reason → skipped changes' code and message
+    "budget": ("BUDGET", "the day's API credits reached the floor; left for the next run"),
+    "interrupted": ("INTERRUPTED", "the run was interrupted; left for the next run"),
+    "throttled": ("RATE_LIMITED", "Zoho kept answering too many requests (credits or concurrency) after every "
+                                  "retry; left for the next run"),
+}
 
 
 @dataclass(frozen=True)
@@ -126,13 +151,19 @@ class CallEstimate:
 class ApplyResult:
     outcomes: tuple[Outcome, ...]  # one per change that got an answer, by seq
     stopped: StopReason | None = None
+    # What Zoho's answers showed that the plan could not know: a removal of one of our assignments
+    # refused with NOT_ALLOWED (the CRM's own rules hold it now) is an automatic_disagreement.
+    findings: tuple[Finding, ...] = ()
 
 
 # ── Planning ────────────────────────────────────────────────────────────────────────────────────
 
 
-def plan_batches(change_set: ChangeSet) -> list[Batch]:
-    """The calls that apply makes for ``change_set``, in order (``Batch.stage`` ascending)."""
+def plan_batches(change_set: ChangeSet, *, territory_batch: int = MAX_RECORDS_PER_TERRITORY_ACTION) -> list[Batch]:
+    """The calls that apply makes for ``change_set``, in order (``Batch.stage`` ascending);
+    ``territory_batch`` is the records per assign/remove territories call in force for the tenant."""
+    if territory_batch < 1:
+        raise ValueError("territory_batch must be at least 1")
     changes = change_set.changes
     by_kind: dict[str, list[int]] = {}
     for seq, change in enumerate(changes):
@@ -171,7 +202,7 @@ def plan_batches(change_set: ChangeSet) -> list[Batch]:
                 r_here = r
                 if kind == "assignment.remove" and module == "Deals" and deals_first:
                     r_here = rank["assignment.add"] - 1
-                for chunk in chunks(records, MAX_RECORDS_PER_WRITE):
+                for chunk in chunks(records, territory_batch):
                     add(r_here, 0, kind, [s for _, rec in chunk for s in rec], module=module)
         elif kind.startswith("share."):
             for (module, record), in_record in _grouped(seqs, lambda s: (changes[s].module or "", changes[s].record_id or "")):
@@ -203,10 +234,11 @@ def plan_batches(change_set: ChangeSet) -> list[Batch]:
     return sorted(batches, key=lambda b: b.stage)
 
 
-def estimate_calls(change_set: ChangeSet) -> CallEstimate:
-    """Calls and credits ``apply`` needs for ``change_set`` (from ``plan_batches``: the same path).
+def estimate_calls(change_set: ChangeSet, *, territory_batch: int = MAX_RECORDS_PER_TERRITORY_ACTION) -> CallEstimate:
+    """Calls and credits ``apply`` needs for ``change_set`` (from ``plan_batches``: the same path),
+    with ``territory_batch`` records per assign/remove territories call (the size in force).
     Credits: 1 per call, and 1 per 10 records for ``target.upsert`` (zoho-api.md 7.1, [S])."""
-    batches = plan_batches(change_set)
+    batches = plan_batches(change_set, territory_batch=territory_batch)
     by_kind: Counter[str] = Counter()
     for b in batches:
         by_kind[b.kind] += b.calls
@@ -290,7 +322,38 @@ def apply(
                     targets or TargetsSettings()).run(concurrency)
 
 
-_FATAL = (AuthError, ConfigError, FatalError)
+def dependencies(changes: Sequence[Change]) -> dict[int, tuple[int, ...]]:
+    """For each change, the earlier changes it waits on (by seq): a change on a territory waits on
+    that territory's create or update in the same set (a create or update also on its parent's
+    create), and a deal's new territory waits on the removal of its old one (a deal holds one)."""
+    writes: dict[str, int] = {}  # "key:<plan key>" / "id:<territory id>" → seq of its create/update
+    deal_removals: dict[str, list[int]] = {}
+    for seq, c in enumerate(changes):
+        if c.kind in ("territory.create", "territory.update"):
+            for ref in _refs(c):
+                writes.setdefault(ref, seq)
+        elif c.kind == "assignment.remove" and c.module == "Deals" and c.record_id:
+            deal_removals.setdefault(c.record_id, []).append(seq)
+    deps: dict[int, tuple[int, ...]] = {}
+    for seq, c in enumerate(changes):
+        waits: set[int] = set()
+        if c.kind in ("territory.create", "territory.update"):
+            parent = c.payload.get("parent_key")
+            if parent and f"key:{parent}" in writes:
+                waits.add(writes[f"key:{parent}"])
+        elif c.kind != "territory.delete":
+            waits.update(writes[ref] for ref in _refs(c) if ref in writes)
+        if c.kind == "assignment.add" and c.module == "Deals" and c.record_id:
+            waits.update(deal_removals.get(c.record_id, ()))
+        waits.discard(seq)
+        if waits:
+            deps[seq] = tuple(sorted(waits))
+    return deps
+
+
+def _refs(change: Change) -> list[str]:
+    refs = [f"key:{change.territory_key}"] if change.territory_key else []
+    return refs + ([f"id:{change.territory_id}"] if change.territory_id else [])
 
 
 class _Applier:
@@ -317,9 +380,12 @@ class _Applier:
         self.created: dict[str, str] = {}  # plan key → new territory id
         self.stopped: StopReason | None = None
         self.fatal: ConnectorError | None = None
+        self.deps = dependencies(self.changes)
+        self.findings: list[Finding] = []
+        self.territory_batch = client.territory_batch_size
 
     def run(self, concurrency: int) -> ApplyResult:
-        batches = plan_batches(self.change_set)
+        batches = plan_batches(self.change_set, territory_batch=self.territory_batch)
         log.info("applying %d changes in %d calls", len(self.changes), sum(b.calls for b in batches))
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="apply") as pool:
             for stage in sorted({b.stage for b in batches}):
@@ -328,7 +394,8 @@ class _Applier:
                     future.result()
                 if self.fatal is not None:
                     raise self.fatal
-        return ApplyResult(tuple(self.outcomes[s] for s in sorted(self.outcomes)), self.stopped)
+        return ApplyResult(tuple(self.outcomes[s] for s in sorted(self.outcomes)), self.stopped,
+                           tuple(sorted(self.findings, key=lambda f: f.target)))
 
     # -- one batch -----------------------------------------------------------------------------
 
@@ -341,15 +408,13 @@ class _Applier:
                 log.info("apply interrupted: finishing the calls in flight, skipping the rest")
             stopped = self.stopped
         if stopped is not None:
-            code = "BUDGET" if stopped == "budget" else "INTERRUPTED"
-            why = ("the day's API credits reached the floor; left for the next run" if stopped == "budget"
-                   else "the run was interrupted; left for the next run")
+            code, why = _STOPPED[stopped]
             self.record([Outcome(s, "skipped", code, why) for s in batch.seqs])
             return
         outcomes: list[Outcome] = []
         try:
             self.send_batch(batch, outcomes)
-        except _FATAL as exc:
+        except ConnectorError as exc:  # about the whole tenant, or an answer that cannot be read
             self.record(outcomes)  # the halves of a split that Zoho answered before the error
             with self.lock:
                 if self.fatal is None:
@@ -370,6 +435,13 @@ class _Applier:
         with self.lock:
             for o in outcomes:
                 self.outcomes[o.seq] = o
+                change = self.changes[o.seq]
+                if o.status == "rejected" and o.code == "NOT_ALLOWED" and change.kind == "assignment.remove":
+                    self.findings.append(Finding(
+                        "automatic_disagreement", change.target,
+                        f"the connector assigned it, but Zoho refused to remove it (NOT_ALLOWED: {o.message}): "
+                        "the CRM's own territory rules hold it now; align the CRM's rules with the plan",
+                        change.territory_key))
             self.on_outcomes(outcomes)
             if self.progress is not None:
                 self.progress(len(outcomes))
@@ -381,24 +453,36 @@ class _Applier:
             self.send_split(batch, units, out)
 
     def send_split(self, batch: Batch, units: list[_Unit], out: list[Outcome]) -> None:
-        """Send ``units`` in one call; if Zoho refuses the call as a whole, halve and retry."""
+        """Send ``units`` in one call; if Zoho refuses the call as a whole, halve and retry.
+
+        A refusal that concerns the request (``refused_request``: a 4xx with a code, a 404 on one
+        territory, a permission code) rejects its changes and apply goes on; a permission or
+        feature refusal is not split (it would refuse every half). An error about the whole tenant
+        is raised; throttling that outlived the retries stops the run cleanly."""
         try:
             results = self.send(batch, units)
-        except RejectedError as exc:
-            if len(units) == 1:
-                out += [
-                    Outcome(s, "rejected", exc.code or "REJECTED", exc.message, dict(exc.details))
-                    for s in units[0].seqs
-                ]
+        except RetriableError as exc:
+            code = exc.code or type(exc).__name__
+            out += [Outcome(s, "failed", code, str(exc)) for u in units for s in u.seqs]
+            if concerns_whole_tenant(exc):
+                with self.lock:
+                    if self.stopped is None:
+                        self.stopped = "throttled"
+                        log.warning("Zoho kept throttling after every retry (%s): stopping cleanly", exc)
+            return
+        except ConnectorError as exc:
+            if not refused_request(exc):
+                raise
+            splittable = isinstance(exc, RejectedError | FatalError)
+            if len(units) == 1 or not splittable:
+                details = dict(exc.details) if isinstance(exc, RejectedError) else {}
+                code = exc.code or (f"HTTP_{exc.status}" if exc.status else type(exc).__name__)
+                out += [Outcome(s, "rejected", code, exc.message, details) for u in units for s in u.seqs]
                 return
             half = len(units) // 2
             log.info("Zoho refused a %s call of %d items as a whole (%s): splitting", batch.kind, len(units), exc.code)
             self.send_split(batch, units[:half], out)
             self.send_split(batch, units[half:], out)
-            return
-        except RetriableError as exc:
-            code = exc.code or type(exc).__name__
-            out += [Outcome(s, "failed", code, str(exc)) for u in units for s in u.seqs]
             return
         for unit, result in zip(units, results, strict=True):
             out += self.outcomes_of(batch, unit, result)
@@ -425,8 +509,8 @@ class _Applier:
 
     # -- building and sending ------------------------------------------------------------------
 
-    def member_territory(self, batch: Batch) -> str:
-        change = self.resolved(batch.seqs[0], [])
+    def member_territory(self, batch: Batch, units: list[_Unit]) -> str:
+        change = self.resolved(units[0].seqs[0], [])
         if change is None or change.territory_id is None:  # units() skipped the whole batch then
             raise RuntimeError(f"member batch for {batch.group} has no territory id")
         return change.territory_id
@@ -459,9 +543,27 @@ class _Applier:
                                    f"territory {missing!r} was not created in this run; left for the next run"))
             return None
 
+    def waiting(self, seq: int, skipped: list[Outcome]) -> bool:
+        """True (and a DEPENDENCY_FAILED outcome naming it) when a change this one waits on did not
+        take effect: rejected, failed or skipped."""
+        with self.lock:
+            failed = [(d, o) for d in self.deps.get(seq, ()) if (o := self.outcomes.get(d)) is not None
+                      and o.status not in EFFECTIVE]
+        if not failed:
+            return False
+        dep, outcome = failed[0]
+        on = self.changes[dep]
+        code = f" ({outcome.code})" if outcome.code else ""
+        skipped.append(Outcome(seq, "skipped", "DEPENDENCY_FAILED",
+                               f"waits on change #{dep} ({on.kind} {on.target}), which was {outcome.status}{code}; "
+                               "left for the next run",
+                               {"waits_on": dep, "waits_on_kind": on.kind, "waits_on_target": on.target}))
+        return True
+
     def units(self, batch: Batch, skipped: list[Outcome]) -> list[_Unit]:
         kind = batch.kind
-        resolved = [(s, c) for s in batch.seqs if (c := self.resolved(s, skipped)) is not None]
+        ready = [s for s in batch.seqs if not self.waiting(s, skipped)]
+        resolved = [(s, c) for s in ready if (c := self.resolved(s, skipped)) is not None]
         if kind in ("territory.create", "territory.update", "target.upsert"):
             units = []
             for s, c in resolved:
@@ -503,7 +605,7 @@ class _Applier:
         if kind == "territory.update":
             return client.update_territories(items)
         if kind in ("member.add", "member.remove"):
-            tid = self.member_territory(batch)
+            tid = self.member_territory(batch, units)
             if kind == "member.add":
                 return client.add_territory_users(tid, items)
             return client.remove_territory_users(tid, items)

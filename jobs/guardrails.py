@@ -7,7 +7,9 @@ Four, each configured per tenant (``GuardrailSettings``) and each overridable by
 * ``removals`` — assignments, memberships and shares the run removes;
 * ``empty_territory`` — a territory the run leaves with no users: one that has users now and
   none after, or one the run creates (or assigns records to) that has none;
-* ``budget`` — the credits the run needs against what the day has left, minus a reserve.
+* ``budget`` — the credits the run needs against what the day has left, minus a reserve; the
+  estimate counts territory assignments at the batch size in force for the tenant (100 records per
+  call, or the smaller size Zoho imposed, as the ledger remembers it).
 
 A result says by how much a check passed or failed and how to override it. Pure: no I/O.
 """
@@ -25,6 +27,7 @@ log = logging.getLogger(__name__)
 
 GUARDRAILS = ("accounts_changing", "removals", "empty_territory", "budget")
 REMOVAL_KINDS = frozenset({"assignment.remove", "member.remove", "share.revoke"})
+ASSIGNMENT_KINDS = frozenset({"assignment.add", "assignment.remove"})
 
 
 def check_guardrails(
@@ -35,8 +38,11 @@ def check_guardrails(
     estimate_credits: int,
     credits_remaining: int | None,
     overrides: frozenset[str] = frozenset(),
+    territory_batch: int | None = None,
 ) -> list[GuardrailResult]:
-    """One result per guardrail, in ``GUARDRAILS`` order; the run is blocked if any is ``blocked``."""
+    """One result per guardrail, in ``GUARDRAILS`` order; the run is blocked if any is ``blocked``.
+    ``estimate_credits`` comes from ``jobs.apply.estimate_calls`` with ``territory_batch``, the
+    records per assign/remove territories call in force (named in the budget's message)."""
     unknown = sorted(overrides - set(GUARDRAILS))
     if unknown:
         raise ConfigError(f"--override {', '.join(unknown)}: no such guardrail; the guardrails are "
@@ -45,7 +51,7 @@ def check_guardrails(
         _accounts_changing(change_set, settings),
         _removals(change_set, settings),
         _empty_territory(change_set, snapshot, settings),
-        _budget(settings, estimate_credits, credits_remaining),
+        _budget(settings, estimate_credits, credits_remaining, _batch_note(change_set, territory_batch)),
     ]
     out = [_overridden(r) if r.name in overrides else r for r in results]
     for r in out:
@@ -139,14 +145,20 @@ def _left_empty(users: dict[str, set[str]], watched: Iterable[str]) -> list[str]
     return [slot for slot in set(watched) if slot in users and not users[slot]]
 
 
-def _budget(settings: GuardrailSettings, estimate: int, remaining: int | None) -> GuardrailResult:
+def _batch_note(change_set: ChangeSet, territory_batch: int | None) -> str:
+    if territory_batch is None or not any(c.kind in ASSIGNMENT_KINDS for c in change_set.changes):
+        return ""
+    return f" (territory assignments {territory_batch} records per call)"
+
+
+def _budget(settings: GuardrailSettings, estimate: int, remaining: int | None, note: str = "") -> GuardrailResult:
     reserve = settings.min_credits_left
     if remaining is None:
         return GuardrailResult("budget", False, 0, estimate,
-                               f"the run needs about {estimate:,} credits; the CRM has not said how many the day "
+                               f"the run needs about {estimate:,} credits{note}; the CRM has not said how many the day "
                                "has left, so the budget is not checked")
     available = max(remaining - reserve, 0)
-    what = (f"the run needs about {estimate:,} credits; {remaining:,} are left today, "
+    what = (f"the run needs about {estimate:,} credits{note}; {remaining:,} are left today, "
             f"{available:,} after keeping {reserve:,} in reserve")
     if estimate > available:
         return GuardrailResult("budget", True, available, estimate,

@@ -76,14 +76,14 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from jobs.errors import JobError
-from jobs.model import Assignment, Change, ChangeSet, GuardrailResult, Outcome, RecordRow
+from jobs.model import Assignment, Change, ChangeSet, Finding, GuardrailResult, Outcome, RecordRow
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR: Final = Path(__file__).resolve().parent / "migrations"
 # The newest migration in MIGRATIONS_DIR: the schema this module's tables describe (a test keeps
 # them equal). A database already there is opened without starting Alembic.
-SCHEMA_REVISION: Final = "0002"
+SCHEMA_REVISION: Final = "0003_limits"
 
 RUN_MODES: Final = ("full", "incremental")
 RUN_STATUSES: Final = (
@@ -280,6 +280,18 @@ notifications_table = Table(
     Index("ix_notifications_tenant_id", "tenant", "id"),
     Index("ix_notifications_run_id", "run_id"),
 )
+
+tenant_limits_table = Table(
+    "tenant_limits",
+    metadata,
+    Column("tenant", String(100), primary_key=True),
+    Column("name", String(100), primary_key=True),  # e.g. TERRITORY_BATCH
+    Column("value", Integer, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# Records per assign/remove territories call that the tenant's CRM accepts (learned from a refusal).
+TERRITORY_BATCH = "territory_batch_size"
 
 
 # ── Values ──────────────────────────────────────────────────────────────────────────────────────
@@ -556,6 +568,17 @@ class Ledger:
                     ],
                 )
         log.info("run %s: %d changes recorded as %s", run_id, len(change_rows), status)
+
+    def record_findings(self, run_id: int, findings: Sequence[Finding]) -> None:
+        """Add findings that Zoho's answers showed during apply (after ``record_plan``'s)."""
+        if not findings:
+            return
+        with self._write(f"record {len(findings)} findings of run {run_id}") as conn:
+            conn.execute(findings_table.insert(), [
+                {"run_id": run_id, "kind": f.kind, "target": f.target, "message": f.message,
+                 "territory_key": f.territory_key}
+                for f in findings
+            ])
 
     def record_outcomes(self, run_id: int, outcomes: Sequence[Outcome]) -> None:
         """Record a batch's outcomes and update ``owned`` accordingly, in one transaction.
@@ -934,6 +957,25 @@ class Ledger:
             done = conn.execute(update(cursors_table).where(where).values(value=_utc(value))).rowcount
             if not done:
                 conn.execute(cursors_table.insert().values(tenant=tenant, module=module, value=_utc(value)))
+
+    # ── limits learned from the CRM ──
+
+    def limit(self, tenant: str, name: str) -> int | None:
+        """A limit the tenant's CRM showed (``TERRITORY_BATCH``), or None when none was learned."""
+        with self._engine.connect() as conn:
+            value = conn.execute(
+                select(tenant_limits_table.c.value).where(tenant_limits_table.c.tenant == tenant,
+                                                          tenant_limits_table.c.name == name)
+            ).scalar_one_or_none()
+        return None if value is None else int(value)
+
+    def set_limit(self, tenant: str, name: str, value: int) -> None:
+        where = and_(tenant_limits_table.c.tenant == tenant, tenant_limits_table.c.name == name)
+        with self._write(f"remember {name} = {value} for {tenant}") as conn:
+            now = self._now()
+            done = conn.execute(update(tenant_limits_table).where(where).values(value=value, updated_at=now)).rowcount
+            if not done:
+                conn.execute(tenant_limits_table.insert().values(tenant=tenant, name=name, value=value, updated_at=now))
 
     def cached_records(self, tenant: str, module: str) -> list[RecordRow]:
         """The records last seen for ``tenant``/``module``, by record id."""
@@ -1397,6 +1439,7 @@ __all__ = [
     "CHANGE_STATUSES",
     "RUN_STATUSES",
     "SCHEMA_REVISION",
+    "TERRITORY_BATCH",
     "ChangeRow",
     "Ledger",
     "LedgerError",

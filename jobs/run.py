@@ -18,12 +18,13 @@ import hashlib
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from connector import ZohoClient
+from connector.config import MAX_RECORDS_PER_TERRITORY_ACTION
 from jobs.alerts import RunEvent, notify
 from jobs.apply import apply, estimate_calls
 from jobs.crm import open_crm
@@ -31,8 +32,8 @@ from jobs.diff import diff
 from jobs.difflog import DiffLog
 from jobs.errors import JobError
 from jobs.guardrails import check_guardrails
-from jobs.ledger import Ledger
-from jobs.model import ChangeSet, GuardrailResult, Outcome, user_refs
+from jobs.ledger import TERRITORY_BATCH, Ledger
+from jobs.model import ChangeSet, Finding, GuardrailResult, Outcome, user_refs
 from jobs.pull import pull
 from jobs.settings import Settings, TenantSettings
 from jobs.summary import RunSummary, summarize
@@ -187,6 +188,9 @@ def _run(
     try:
         with open_crm(tenant, settings.storage) as crm, DiffLog(log_path, tenant=name, run_id=run_id) as difflog:
             client = crm.client
+            learned = ledger.limit(name, TERRITORY_BATCH)
+            if learned is not None:
+                client.use_territory_batch_size(learned)
             snapshot = pull(
                 client,
                 plan,
@@ -200,7 +204,7 @@ def _run(
             )
             plan = load_plan(tenant.plan, catalogue=snapshot.catalogues, users=user_refs(snapshot.users))
             change_set = diff(snapshot, plan, ledger.ownership(name), targets=tenant.targets)
-            estimate = estimate_calls(change_set)
+            estimate = estimate_calls(change_set, territory_batch=client.territory_batch_size)
             guardrails = tuple(
                 check_guardrails(
                     change_set,
@@ -209,6 +213,7 @@ def _run(
                     estimate_credits=estimate.credits,
                     credits_remaining=client.stats.credits_remaining,
                     overrides=overrides,
+                    territory_batch=client.territory_batch_size,
                 )
             )
             ledger.record_plan(run_id, change_set, guardrails)
@@ -219,7 +224,9 @@ def _run(
                 status = DRY_RUN if dry_run else BLOCKED if blocked else SUCCEEDED if not change_set.changes else CANCELLED
                 outcomes: tuple[Outcome, ...] = ()
             else:
-                outcomes, status = _apply(client, change_set, tenant, ledger, run_id, difflog, stop, progress)
+                outcomes, status, found = _apply(client, change_set, name, tenant, ledger, run_id, difflog, stop,
+                                                progress)
+                change_set = replace(change_set, findings=change_set.findings + found)
                 summary = summarize(change_set, snapshot, plan, outcomes)
             row = ledger.finish_run(run_id, status=status, calls=client.stats.calls, credits=client.stats.credits)
             log.info("run %s for %s: %s (%s calls)", run_id, name, row.status, client.stats.calls)
@@ -290,14 +297,17 @@ def _alert(settings: Settings, tenant: TenantSettings, ledger: Ledger, event: Ru
 def _apply(
     client: ZohoClient,
     change_set: ChangeSet,
+    tenant_name: str,
     tenant: TenantSettings,
     ledger: Ledger,
     run_id: int,
     difflog: DiffLog,
     stop: threading.Event | None,
     progress: Progress | None,
-) -> tuple[tuple[Outcome, ...], str]:
-    """Apply, recording every batch's outcomes in the ledger and the diff log as they come."""
+) -> tuple[tuple[Outcome, ...], str, tuple[Finding, ...]]:
+    """Apply, recording every batch's outcomes in the ledger and the diff log as they come, and
+    the findings Zoho's answers showed; a smaller territory batch size Zoho imposed is kept for
+    the tenant's next runs."""
     total = len(change_set.changes)
     done = 0
 
@@ -311,16 +321,22 @@ def _apply(
         if progress:
             progress("apply", done, total)
 
-    result = apply(
-        client,
-        change_set,
-        concurrency=tenant.effective_concurrency,
-        on_outcomes=record,
-        credits_floor=tenant.guardrails.min_credits_left,
-        stop=stop,
-        progress=advanced,
-        targets=tenant.targets,
-    )
+    known = ledger.limit(tenant_name, TERRITORY_BATCH)
+    try:
+        result = apply(
+            client,
+            change_set,
+            concurrency=tenant.effective_concurrency,
+            on_outcomes=record,
+            credits_floor=tenant.guardrails.min_credits_left,
+            stop=stop,
+            progress=advanced,
+            targets=tenant.targets,
+        )
+    finally:
+        if client.territory_batch_size != (known or MAX_RECORDS_PER_TERRITORY_ACTION):
+            ledger.set_limit(tenant_name, TERRITORY_BATCH, client.territory_batch_size)
+    ledger.record_findings(run_id, result.findings)
     statuses = {o.status for o in result.outcomes}
     if result.stopped == "budget":
         status = BUDGET_STOPPED
@@ -330,4 +346,4 @@ def _apply(
         status = PARTIAL
     else:
         status = SUCCEEDED
-    return result.outcomes, status
+    return result.outcomes, status, result.findings
