@@ -228,3 +228,89 @@ def test_record_shares(rsps, client):
     assert isinstance(client.revoke_record_shares("Accounts", "111"), Applied)
     rsps.add(responses.GET, share_url, json={"share": [], "shareable_user": []})
     assert client.record_shares("Accounts", "111") == []
+
+
+# ── records per assign/remove territories call: 100 or 10 (zoho-api.md 4.5, 12.4) ───────────────
+
+
+def echo_assign(sizes: list[int], limit: int, refusal: dict[str, Any]):
+    """A fake assign/remove endpoint that refuses more than ``limit`` records with ``refusal``."""
+    def answer(request: Any) -> tuple[int, dict[str, str], str]:
+        rids = [item["id"] for item in json.loads(request.body)["data"]]
+        sizes.append(len(rids))
+        if len(rids) > limit:
+            return 400, {}, json.dumps(refusal)
+        return 200, {}, json.dumps({"data": [ok(r, "the territories data updated successfully") for r in rids]})
+    return answer
+
+
+def test_a_batch_refused_as_too_large_is_resent_smaller_and_the_size_is_kept(rsps, client):
+    """Zoho refusing 25 records with 400 LIMIT_EXCEEDED (details.limit 10) has the client send the
+    same records again 10, 10 and 5 per call: every record answered once, in order; the next call
+    starts at 10, so nothing is refused again."""
+    add_token(rsps)
+    sizes: list[int] = []
+    refusal = err("LIMIT_EXCEEDED", "Cannot process more than 10 records at a time.", limit=10, api_name="data",
+                  json_path="$.data")
+    rsps.add_callback(responses.POST, f"{V8}/Accounts/actions/assign_territories",
+                      callback=echo_assign(sizes, 10, refusal), content_type="application/json")
+    rsps.add_callback(responses.POST, f"{V8}/Accounts/actions/remove_territories",
+                      callback=echo_assign(sizes, 10, refusal), content_type="application/json")
+    assert client.territory_batch_size == 100
+    results = client.assign_territories("Accounts", {str(i): ["77"] for i in range(25)})
+    assert [r.id for r in results] == [str(i) for i in range(25)]
+    assert all(isinstance(r, Applied) for r in results)
+    assert sizes == [25, 10, 10, 5]
+    assert client.territory_batch_size == 10
+    sizes.clear()
+    client.remove_territories("Accounts", {str(i): ["77"] for i in range(12)})
+    assert sizes == [10, 2]
+
+
+@pytest.mark.parametrize(("refusal", "expected"), [
+    # Zoho's OAS wording, no number: the next smaller documented size.
+    (err("LIMIT_EXCEEDED", "Record count exceeded", api_name="data", json_path="$.data"), [100, 10] + [10] * 9 + [10]),
+    # A schema refusal of data with its maximum length.
+    (err("INVALID_DATA", "invalid data", api_name="data", json_path="$.data", maximum_length=10),
+     [100, 10] + [10] * 9 + [10]),
+    # The SDK's wording with the limit only in the message.
+    (err("LIMIT_EXCEEDED", "Cannot process more than 10 records at a time."), [100, 10] + [10] * 9 + [10]),
+])
+def test_every_documented_too_many_records_refusal_lowers_the_batch(rsps, client, refusal, expected):
+    """Each documented shape of "too many records" (LIMIT_EXCEEDED or INVALID_DATA on ``data``, the
+    limit in details, in the message or nowhere) brings 100 records per call down to 10."""
+    add_token(rsps)
+    sizes: list[int] = []
+    rsps.add_callback(responses.POST, f"{V8}/Deals/actions/remove_territories",
+                      callback=echo_assign(sizes, 10, refusal), content_type="application/json")
+    results = client.remove_territories("Deals", {str(i): ["77"] for i in range(110)})
+    assert len(results) == 110 and len({r.id for r in results}) == 110
+    assert sizes == expected
+    assert client.territory_batch_size == 10
+
+
+def test_a_refusal_about_the_data_itself_is_not_taken_for_a_size_limit(rsps, client):
+    """A whole-request INVALID_DATA about a record id (not about ``data``'s size) is raised as is:
+    no re-sending, and the batch size stays 100."""
+    add_token(rsps)
+    rsps.add(responses.POST, f"{V8}/Accounts/actions/assign_territories", status=400,
+             json=err("INVALID_DATA", "the id given seems to be invalid", api_name="id", json_path="$.data[3].id"))
+    with pytest.raises(RejectedError, match="the id given seems to be invalid"):
+        client.assign_territories("Accounts", {str(i): ["77"] for i in range(20)})
+    assert len(rsps.calls) == 2  # the token, one assign
+    assert client.territory_batch_size == 100
+
+
+def test_a_remembered_size_is_used_from_the_first_call(rsps, client):
+    """``use_territory_batch_size`` (what the sync does with the ledger's size) makes the first call
+    10 records; sizes outside 1..100 are refused."""
+    add_token(rsps)
+    sizes: list[int] = []
+    rsps.add_callback(responses.POST, f"{V8}/Accounts/actions/assign_territories",
+                      callback=echo_assign(sizes, 10, err("LIMIT_EXCEEDED", "Record count exceeded")),
+                      content_type="application/json")
+    client.use_territory_batch_size(10)
+    client.assign_territories("Accounts", {str(i): ["77"] for i in range(15)})
+    assert sizes == [10, 5]
+    with pytest.raises(ValueError, match="between 1 and 100"):
+        client.use_territory_batch_size(0)

@@ -13,9 +13,10 @@ import requests
 import responses
 
 from connector import ClientConfig, FatalError, TokenStore, ZohoClient
+from connector import ConfigError as ConnectorConfigError
 from connector.config import MAX_RECORDS_PER_WRITE
 from connector.sandbox import FaultOptions, Sandbox, SandboxOptions, start_sandbox
-from jobs.apply import ApplyResult, apply, estimate_calls, plan_batches
+from jobs.apply import ApplyResult, apply, dependencies, estimate_calls, plan_batches
 from jobs.model import PHASES, Change, ChangeKind, ChangeSet, Outcome, Reason
 from jobs.settings import TargetsSettings
 from tests.connector.conftest import V8, FakeTime, add_token, check_contract, make_config
@@ -490,3 +491,225 @@ def test_planning_is_deterministic_and_refuses_a_create_cycle() -> None:
              change("territory.create", "b", territory_key="b", payload={"parent_key": "a"}))
     with pytest.raises(ValueError, match="cycle"):
         plan_batches(ChangeSet(cycle))
+
+
+# ── territory batches: 100 or 10 records per call ───────────────────────────────────────────────
+
+
+@pytest.mark.parametrize(("limit", "sizes"), [(100, [25]), (10, [25, 10, 10, 5])])
+def test_assignments_go_in_the_batch_size_the_sandbox_accepts(template: Path, tmp_path: Path, limit: int,
+                                                              sizes: list[int]) -> None:
+    """25 records assigned in one stage: a sandbox taking 100 per call gets one call; one taking 10
+    refuses the 25 (LIMIT_EXCEEDED) and gets them again 10, 10 and 5. Either way all 25 are applied
+    once (none already there, none missing) and the client keeps the size in force."""
+    options = SandboxOptions(territory_action_max_records=limit)
+    with open_sandbox(template, tmp_path, options=options) as sb, make_client(sb) as cl:
+        leaf = leaf_territories(cl)[0]
+        bare = [rid for rid, r in sorted(records(cl, "Accounts").items())
+                if leaf.id not in territory_ids_of(r) and len(territory_ids_of(r)) < 10][:25]
+        changes = [change("assignment.add", f"Accounts/{rid}", module="Accounts", record_id=rid,
+                          territory_id=leaf.id) for rid in bare]
+        calls = cl.stats.calls
+        result = run(cl, changes)
+        assert cl.stats.calls - calls == len(sizes)
+        assert [(o.status, o.code) for o in result.outcomes] == [("applied", "SUCCESS")] * 25
+        assert cl.territory_batch_size == min(limit, 100)
+        now = records(cl, "Accounts")
+        assert [rid for rid in bare if leaf.id in territory_ids_of(now[rid])] == bare
+        assert estimate_calls(ChangeSet(tuple(changes)), territory_batch=cl.territory_batch_size).calls == (
+            1 if limit == 100 else 3)
+
+
+def test_the_estimate_counts_territory_calls_at_the_size_in_force() -> None:
+    """250 records' assignments are 3 calls at 100 per call and 25 at 10, removals likewise."""
+    adds = [change("assignment.add", f"a{i}", module="Accounts", record_id=f"r{i}", territory_id="7")
+            for i in range(250)]
+    removes = [change("assignment.remove", f"x{i}", module="Accounts", record_id=f"r{i}", territory_id="8")
+               for i in range(30)]
+    cs = ChangeSet(tuple(removes + adds))
+    assert estimate_calls(cs).by_kind == {"assignment.remove": 1, "assignment.add": 3}
+    assert estimate_calls(cs, territory_batch=10).by_kind == {"assignment.remove": 3, "assignment.add": 25}
+    assert estimate_calls(cs, territory_batch=10).credits == 28
+    with pytest.raises(ValueError, match="territory_batch must be at least 1"):
+        plan_batches(cs, territory_batch=0)
+
+
+# ── an answer about one change rejects it and what waits on it; the rest goes on ────────────────
+
+
+def fake_client(fake_time: FakeTime, **kw: Any) -> ZohoClient:
+    return ZohoClient(make_config(**kw), sleep=fake_time.sleep, clock=fake_time.clock, token_store=TokenStore())
+
+
+def codes(result: ApplyResult) -> list[tuple[int, str, str | None]]:
+    return [(o.seq, o.status, o.code) for o in result.outcomes]
+
+
+def test_a_404_on_one_territory_update_rejects_it_and_its_dependants_only() -> None:
+    """Zoho answering 404 to an update naming territory 502 (a path error, once fatal for the whole
+    run) rejects that update after the split isolates it; the member and assignment of 502 are
+    skipped with DEPENDENCY_FAILED naming the update; territory 501's update, member and
+    assignment are applied."""
+    def update(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        ids = [t["id"] for t in json.loads(request.body or b"{}")["territories"]]
+        if "502" in ids:
+            return 404, {}, json.dumps({"code": "INVALID_URL_PATTERN", "details": {"resource_path_index": 2},
+                                        "message": "Please check if the URL trying to access is a correct one",
+                                        "status": "error"})
+        return 200, {}, json.dumps({"territories": [{"code": "SUCCESS", "details": {"id": i}, "message": "ok",
+                                                     "status": "success"} for i in ids]})
+
+    changes = [
+        change("territory.update", "territory t1", territory_key="t1", territory_id="501", payload={"id": "501"}),
+        change("territory.update", "territory t2", territory_key="t2", territory_id="502", payload={"id": "502"}),
+        change("member.add", "t1 u1", territory_key="t1", territory_id="501", user_id="9001"),
+        change("member.add", "t2 u1", territory_key="t2", territory_id="502", user_id="9001"),
+        change("assignment.add", "Accounts/r1 t2", module="Accounts", record_id="r1", territory_key="t2",
+               territory_id="502"),
+        change("assignment.add", "Accounts/r2 t1", module="Accounts", record_id="r2", territory_key="t1",
+               territory_id="501"),
+    ]
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
+        add_token(rsps)
+        rsps.add_callback(responses.PUT, f"{V8}/settings/territories", callback=update,
+                          content_type="application/json")
+        rsps.add(responses.PUT, f"{V8}/settings/territories/501/users",
+                 json={"users": [{"code": "SUCCESS", "details": {"id": "9001"}, "message": "ok", "status": "success"}]})
+        rsps.add(responses.POST, f"{V8}/Accounts/actions/assign_territories",
+                 json={"data": [{"code": "SUCCESS", "details": {"id": "r2"}, "message": "ok", "status": "success"}]},
+                 match=[responses.matchers.json_params_matcher({"data": [{"id": "r2", "Territories": [{"id": "501"}]}]})])
+        with fake_client(FakeTime()) as cl:
+            result = run(cl, changes)
+        assert len(rsps.calls) == 1 + 3 + 1 + 1  # token; the pair, 501, 502; 501's member; r2
+    assert codes(result) == [
+        (0, "applied", "SUCCESS"), (1, "rejected", "INVALID_URL_PATTERN"), (2, "applied", "SUCCESS"),
+        (3, "skipped", "DEPENDENCY_FAILED"), (4, "skipped", "DEPENDENCY_FAILED"), (5, "applied", "SUCCESS"),
+    ]
+    assert result.outcomes[3].details == {"waits_on": 1, "waits_on_kind": "territory.update",
+                                          "waits_on_target": "territory t2"}
+    assert result.outcomes[4].message == ("waits on change #1 (territory.update territory t2), which was rejected "
+                                          "(INVALID_URL_PATTERN); left for the next run")
+    assert result.stopped is None
+
+
+def test_an_invalid_data_update_skips_only_what_works_on_that_territory(client: ZohoClient) -> None:
+    """The sandbox answers INVALID_DATA to an update with a forbidden character in the name: that
+    territory's member add and assignment are skipped (DEPENDENCY_FAILED, waiting on the update);
+    another territory's member add and assignment are applied."""
+    bad, good = leaf_territories(client)[:2]
+    u1 = next(u for u in users(client) if u not in {m.id for m in client.territory_users(bad.id)}
+              and u not in {m.id for m in client.territory_users(good.id)})
+    free = [rid for rid, r in sorted(records(client, "Accounts").items())
+            if not {bad.id, good.id} & territory_ids_of(r) and len(territory_ids_of(r)) < 10][:2]
+    changes = [
+        change("territory.update", "territory bad", territory_id=bad.id, payload={"id": bad.id, "name": "Bad # Name"}),
+        change("member.add", "bad u1", territory_id=bad.id, user_id=u1),
+        change("member.add", "good u1", territory_id=good.id, user_id=u1),
+        change("assignment.add", "Accounts bad", module="Accounts", record_id=free[0], territory_id=bad.id),
+        change("assignment.add", "Accounts good", module="Accounts", record_id=free[1], territory_id=good.id),
+    ]
+    result = run(client, changes)
+    assert codes(result) == [(0, "rejected", "INVALID_DATA"), (1, "skipped", "DEPENDENCY_FAILED"),
+                             (2, "applied", "SUCCESS"), (3, "skipped", "DEPENDENCY_FAILED"), (4, "applied", "SUCCESS")]
+    assert {o.details.get("waits_on") for o in result.outcomes if o.status == "skipped"} == {0}
+    assert u1 in {m.id for m in client.territory_users(good.id)}
+    assert u1 not in {m.id for m in client.territory_users(bad.id)}
+
+
+def test_not_allowed_removals_are_findings_and_the_deals_new_territory_waits(client: ZohoClient) -> None:
+    """Removing territories the CRM's rules assigned is NOT_ALLOWED: each such removal is rejected
+    and returned as an automatic_disagreement finding; the deal's new territory (a deal holds one)
+    is skipped waiting on its removal; an unrelated account's assignment is applied."""
+    deals = records(client, "Deals")
+    deal, held = next((rid, t["id"]) for rid, r in sorted(deals.items()) for t in [r.get("Territory") or {}]
+                      if t.get("$assigned") == "automatically")
+    accounts = records(client, "Accounts")
+    acc, acc_tid = next((rid, t["id"]) for rid, r in sorted(accounts.items()) for t in r.get("Territories") or []
+                        if t["$assigned"] == "automatically")
+    other = next(t for t in leaf_territories(client) if t.id != held)
+    free = next(rid for rid, r in sorted(accounts.items())
+                if rid != acc and other.id not in territory_ids_of(r) and len(territory_ids_of(r)) < 10)
+    changes = [
+        change("assignment.remove", f"Deals/{deal} old", module="Deals", record_id=deal, territory_id=held),
+        change("assignment.remove", f"Accounts/{acc} old", module="Accounts", record_id=acc, territory_id=acc_tid),
+        change("assignment.add", f"Deals/{deal} new", module="Deals", record_id=deal, territory_id=other.id),
+        change("assignment.add", f"Accounts/{free} new", module="Accounts", record_id=free, territory_id=other.id),
+    ]
+    result = run(client, changes)
+    assert codes(result) == [(0, "rejected", "NOT_ALLOWED"), (1, "rejected", "NOT_ALLOWED"),
+                             (2, "skipped", "DEPENDENCY_FAILED"), (3, "applied", "SUCCESS")]
+    assert result.outcomes[2].details["waits_on"] == 0
+    assert [(f.kind, f.target) for f in result.findings] == [
+        ("automatic_disagreement", f"Accounts/{acc} old"), ("automatic_disagreement", f"Deals/{deal} old")]
+    assert "NOT_ALLOWED" in result.findings[0].message
+
+
+def test_a_permission_refusal_of_one_call_rejects_that_call_only() -> None:
+    """403 NO_PERMISSION on one record's share call rejects that change (not split, not fatal); the
+    next record's share is applied."""
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
+        add_token(rsps)
+        rsps.add(responses.POST, f"{V8}/Accounts/r1/actions/share", status=403,
+                 json={"code": "NO_PERMISSION", "details": {}, "message": "permission denied", "status": "error"})
+        rsps.add(responses.POST, f"{V8}/Accounts/r2/actions/share",
+                 json={"share": [{"code": "SUCCESS", "details": {"id": "u1"}, "message": "ok", "status": "success"}]})
+        changes = [change("share.grant", f"Accounts/{rid} u1", module="Accounts", record_id=rid, user_id="u1",
+                          after="read_only") for rid in ("r1", "r2")]
+        with fake_client(FakeTime()) as cl:
+            result = run(cl, changes, concurrency=1)
+    assert codes(result) == [(0, "rejected", "NO_PERMISSION"), (1, "applied", "SUCCESS")]
+
+
+def test_territory_management_switched_off_stops_the_run() -> None:
+    """403 TERRITORY_NOT_ENABLED is about the whole org: the update before it is recorded, the
+    error is raised, and the later stage (member removal) is never sent."""
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
+        add_token(rsps)
+        rsps.add(responses.PUT, f"{V8}/settings/territories",
+                 json={"territories": [{"code": "SUCCESS", "details": {"id": "501"}, "message": "ok",
+                                        "status": "success"}]})
+        rsps.add(responses.POST, f"{V8}/Accounts/actions/assign_territories", status=403,
+                 json={"code": "TERRITORY_NOT_ENABLED", "details": {}, "message": "territory not enabled",
+                       "status": "error"})
+        changes = [
+            change("territory.update", "territory t1", territory_id="501", payload={"id": "501"}),
+            change("assignment.add", "Accounts/r1", module="Accounts", record_id="r1", territory_id="600"),
+            change("member.remove", "t9 u1", territory_id="509", user_id="u1"),
+        ]
+        rec = Recorder()
+        with fake_client(FakeTime()) as cl, pytest.raises(ConnectorConfigError, match="TERRITORY_NOT_ENABLED"):
+            run(cl, changes, recorder=rec)
+        assert len(rsps.calls) == 3
+    assert [(o.seq, o.status) for batch in rec.batches for o in batch] == [(0, "applied")]
+
+
+def test_throttling_that_outlives_the_retries_stops_the_run_cleanly() -> None:
+    """Zoho answering 429 to every try of the first share call (credits or concurrency spent for the
+    whole org) fails that change and skips the rest with RATE_LIMITED: no more calls are made."""
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
+        add_token(rsps)
+        rsps.add(responses.POST, f"{V8}/Accounts/r0/actions/share", status=429,
+                 json={"code": "TOO_MANY_REQUESTS", "details": {}, "message": "too many requests", "status": "error"})
+        changes = [change("share.grant", f"Accounts/r{i} u1", module="Accounts", record_id=f"r{i}", user_id="u1",
+                          after="read_only") for i in range(4)]
+        with fake_client(FakeTime(), max_attempts=2) as cl:
+            result = run(cl, changes, concurrency=1)
+        assert len(rsps.calls) == 1 + 2
+    assert result.stopped == "throttled"
+    assert codes(result) == [(0, "failed", "TOO_MANY_REQUESTS")] + [(i, "skipped", "RATE_LIMITED") for i in (1, 2, 3)]
+
+
+def test_dependencies_name_the_changes_each_one_waits_on() -> None:
+    """A change on a territory waits on that territory's create or update, a child create on its
+    parent's create, a deal's new territory on the removal of its old one; a delete waits on nothing."""
+    changes = [
+        change("territory.create", "a", territory_key="a", payload={"name": "A"}),
+        change("territory.create", "b", territory_key="b", payload={"name": "B", "parent_key": "a"}),
+        change("territory.update", "c", territory_key="c", territory_id="3", payload={"id": "3"}),
+        change("member.add", "b u", territory_key="b", user_id="u"),
+        change("assignment.remove", "deal -c", module="Deals", record_id="d", territory_key="c", territory_id="3"),
+        change("assignment.add", "deal +a", module="Deals", record_id="d", territory_key="a"),
+        change("assignment.add", "acct +x", module="Accounts", record_id="r", territory_id="9"),
+        change("territory.delete", "c", territory_id="3", payload={"id": "3"}),
+    ]
+    assert dependencies(changes) == {1: (0,), 3: (1,), 4: (2,), 5: (0, 4)}
