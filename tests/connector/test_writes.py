@@ -284,7 +284,8 @@ def test_every_documented_too_many_records_refusal_lowers_the_batch(rsps, client
     rsps.add_callback(responses.POST, f"{V8}/Deals/actions/remove_territories",
                       callback=echo_assign(sizes, 10, refusal), content_type="application/json")
     results = client.remove_territories("Deals", {str(i): ["77"] for i in range(110)})
-    assert len(results) == 110 and len({r.id for r in results}) == 110
+    assert len(results) == 110
+    assert len({r.id for r in results}) == 110
     assert sizes == expected
     assert client.territory_batch_size == 10
 
