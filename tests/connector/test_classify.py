@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from connector.classify import Action, Failure, classify, is_too_many_requests
+from connector.classify import (
+    Action,
+    Failure,
+    classify,
+    concerns_whole_tenant,
+    is_too_many_requests,
+    refused_request,
+)
 from connector.errors import (
     AmbiguousWriteError,
     AuthError,
@@ -88,3 +95,29 @@ def test_needs_a_status_or_a_failure():
     """Classifying nothing is a programming error, not a silent OK."""
     with pytest.raises(ValueError, match="status or a failure"):
         classify()
+
+
+@pytest.mark.parametrize(
+    ("error", "tenant", "refused"),
+    [
+        (AuthError("no", code="AUTHENTICATION_FAILURE", status=401), True, False),
+        (ScopeError("no", scope="ZohoCRM.modules.ALL", code="OAUTH_SCOPE_MISMATCH", status=401), True, False),
+        (RateLimitError("slow down", code="TOO_MANY_REQUESTS", status=429), True, False),
+        (ConfigError("off", code="TERRITORY_NOT_ENABLED", status=403), True, False),
+        (ConfigError("off", code="FEATURE_NOT_ENABLED", status=403), True, False),
+        (ConfigError("host", code="INVALID_HOST", status=400), True, False),
+        (ConfigError("cannot send"), True, False),
+        (ConfigError("denied", code="NO_PERMISSION", status=403), False, True),
+        (RejectedError("bad", code="INVALID_DATA", status=400), False, True),
+        (RejectedError("rules", code="NOT_ALLOWED", status=403), False, True),
+        (FatalError("no such path", code="INVALID_URL_PATTERN", status=404), False, True),
+        (FatalError("no results", status=200), False, False),
+        (RetriableError("5xx", code="INTERNAL_ERROR", status=500), False, False),
+    ],
+)
+def test_which_write_errors_stop_the_run_and_which_concern_one_request(error, tenant, refused):
+    """Auth, scope, throttling and Territory Management off are about the whole tenant; a 4xx
+    rejection, a 404 on a path and a permission code concern one request; an unreadable answer or
+    a 5xx is neither."""
+    assert concerns_whole_tenant(error) is tenant
+    assert refused_request(error) is refused

@@ -120,3 +120,15 @@ def test_an_unknown_override_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="accounts_changing, removals, empty_territory, budget"):
         check_guardrails(ChangeSet(()), snapshot(territories=MATCHING), DEFAULTS, estimate_credits=0,
                          credits_remaining=None, overrides=frozenset({"removal"}))
+
+
+def test_the_budget_names_the_territory_batch_size_it_counted_with() -> None:
+    """With assignments in the change set, the budget's message says how many records per
+    territory call the estimate assumed (the size in force); without them it says nothing of it."""
+    adds = ChangeSet(tuple(Change("assignment.add", f"a{i}", None, None, Reason("rule"), module="Accounts",
+                                  record_id=f"r{i}", territory_id="7") for i in range(3)))
+    results = {r.name: r for r in check_guardrails(adds, snapshot(territories=MATCHING), DEFAULTS, estimate_credits=3,
+                                                    credits_remaining=None, territory_batch=10)}
+    assert results["budget"].message.startswith("the run needs about 3 credits (territory assignments 10 records "
+                                                "per call)")
+    assert "records per call" not in check(ChangeSet(()), estimate=3, remaining=None)["budget"].message
