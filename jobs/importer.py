@@ -276,7 +276,11 @@ def _members(
     for listed in found:
         if listed.id == t.manager_id:
             continue  # the plan makes the manager a member
-        user = users.get(listed.id, listed)
+        if listed.id not in users:
+            left.append(LeftOut(key, t.name, "members", f"member {listed.id} is not a user of this org: left out "
+                                                        "(a sync keeps memberships it did not make)", blocking=False))
+            continue
+        user = users[listed.id]
         if not user.email:
             who = f"user {user.id}" + (f" ({user.full_name})" if user.full_name else "")
             left.append(LeftOut(key, t.name, "members", f"{who} has no email: the plan names users by email"))

@@ -464,8 +464,8 @@ def test_import_of_a_messy_tree_says_what_is_wrong_and_plans_no_change(
 
 
 def test_messy_parent_and_manager_are_warnings_naming_the_ids() -> None:
-    """Without HTTP: the two messages, word for word, neither blocking; the territory keeps its
-    rules and members and becomes top-level, the manager is left to the CRM."""
+    """Without HTTP: the messages, word for word, none blocking; the territory keeps its members and
+    becomes top-level, the manager (and a listed member who is no user) is left to the CRM."""
     users = (_user("u1", "ana@example.com"),)
     view = CrmView(
         users=users,
@@ -474,7 +474,7 @@ def test_messy_parent_and_manager_are_warnings_naming_the_ids() -> None:
             _territory("2", "North", GHOST),
             _territory("3", "South", "1", manager=GHOST),
         ),
-        members={"2": users, "3": users},
+        members={"2": (*users, _user("u9", "gone@example.com")), "3": users},
         catalogues={"Accounts": FieldCatalogue("Accounts", {}), "Deals": FieldCatalogue("Deals", {})},
     )
 
@@ -485,6 +485,8 @@ def test_messy_parent_and_manager_are_warnings_naming_the_ids() -> None:
          f"reports to {GHOST}, which is not a territory in this org: written as a top-level territory, "
          "and the plan's rules treat it as one (a sync leaves Zoho's parent alone unless it updates this "
          "territory for another reason, and then places it under the root territory)"),
+        ("north", "members", False, "member u9 is not a user of this org: left out (a sync keeps memberships it "
+         "did not make)"),
         ("south", "manager", False, f"manager {GHOST} is not a user of this org: left out (the CRM's manager stays)"),
     ]
     north, south = imported.territories
