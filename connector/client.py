@@ -286,8 +286,12 @@ class ZohoClient:
         for item in self._numbered(f"{API}/settings/territories", "territories", params, per_page):
             yield Territory.from_zoho(item)
 
-    def territory(self, territory_id: str) -> Territory | None:
-        reply = self._get(f"{API}/settings/territories/{territory_id}")
+    def territory(
+        self, territory_id: str, *, include: Sequence[str] = ("account_rule_criteria", "deal_rule_criteria")
+    ) -> Territory | None:
+        """One territory, with the rule criteria named in ``include`` (Zoho sends none unless asked)."""
+        params = {"include": ",".join(include)} if include else None
+        reply = self._get(f"{API}/settings/territories/{territory_id}", params)
         items = (reply.json() or {}).get("territories") or []
         return Territory.from_zoho(items[0]) if items else None
 

@@ -309,7 +309,8 @@ def _territories(work: _Work) -> None:
 
 def _crm_fields(work: _Work, t: CrmTerritory) -> dict[str, Any]:
     """A CRM territory in the plan's terms: parent as a plan key, manager as an email."""
-    top = t.parent_id is None or t.parent_id == work.root_id
+    # A parent id that is no territory of the CRM (a messy org) is no parent: top-level, as imported.
+    top = t.parent_id is None or t.parent_id == work.root_id or t.parent_id not in work.crm
     parent = None if top or t.parent_id is None else work.territory_label(t.parent_id)
     return {
         "name": t.name,

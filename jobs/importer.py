@@ -18,6 +18,11 @@ Keys are slugs of the names (``UK and Ireland`` → ``uk_and_ireland``), made un
 the territories' ids (``_2``, ``_3`` … on a clash), so the same CRM always gives the same keys.
 Territories are written parents first, depth first, siblings in the CRM's order.
 
+A messy tree is imported as it is, with a warning naming the id: a territory that reports to an id
+which is not a territory of the org is written without a parent (``jobs.diff`` reads such a parent
+as none, so planning the file changes nothing), a manager id that is not a user of the org is left
+out (the CRM's manager stays).
+
 What cannot be imported, all reported at once: a user (manager or member) without an email,
 criteria the engine cannot translate (Zoho's relative dates such as ``${TODAY}``, a field the
 language cannot spell, a field the catalogue lacks), a permission the plan does not know. By
@@ -194,9 +199,13 @@ def import_territories(view: CrmView) -> Imported:
             if t.parent_id in by_id:
                 parent = keys[t.parent_id]
             else:
+                # A plan names a parent by its key; a parent Zoho does not have is no parent (jobs.diff
+                # reads it so), so the territory stays where it is and the plan shows no change.
                 left.append(LeftOut(key, t.name, "parent",
-                                    f"reports to territory {t.parent_id}, which the CRM did not list; "
-                                    "written as a top-level territory"))
+                                    f"reports to {t.parent_id}, which is not a territory in this org: written "
+                                    "as a top-level territory, and the plan's rules treat it as one (a sync "
+                                    "leaves Zoho's parent alone unless it updates this territory for another "
+                                    "reason, and then places it under the root territory)", blocking=False))
         manager = _manager(t, key, users, left)
         members = _members(t, key, view.members.get(t.id, ()), users, left)
         permission = t.permission_type
@@ -244,8 +253,12 @@ def _manager(t: CrmTerritory, key: str, users: Mapping[str, User], left: list[Le
     if t.manager_id is None:
         return None
     user = users.get(t.manager_id)
-    if user is None or not user.email:
-        who = f"user {t.manager_id}" + (f" ({user.full_name})" if user and user.full_name else "")
+    if user is None:
+        left.append(LeftOut(key, t.name, "manager", f"manager {t.manager_id} is not a user of this org: left out "
+                                                    "(the CRM's manager stays)", blocking=False))
+        return None
+    if not user.email:
+        who = f"user {t.manager_id}" + (f" ({user.full_name})" if user.full_name else "")
         left.append(LeftOut(key, t.name, "manager", f"{who} has no email: the plan names users by email"))
         return None
     if not user.active:
@@ -263,7 +276,11 @@ def _members(
     for listed in found:
         if listed.id == t.manager_id:
             continue  # the plan makes the manager a member
-        user = users.get(listed.id, listed)
+        if listed.id not in users:
+            left.append(LeftOut(key, t.name, "members", f"member {listed.id} is not a user of this org: left out "
+                                                        "(a sync keeps memberships it did not make)", blocking=False))
+            continue
+        user = users[listed.id]
         if not user.email:
             who = f"user {user.id}" + (f" ({user.full_name})" if user.full_name else "")
             left.append(LeftOut(key, t.name, "members", f"{who} has no email: the plan names users by email"))

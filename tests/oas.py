@@ -89,6 +89,12 @@ KNOWN_SPEC_GAPS: list[SpecGap] = [
             "get_child_territories.response.json"),
     SpecGap(re.compile(r"^territories\.\d+$"), re.compile(r"'api_name' is a required property"),
             "get_child_territories.response.json", where="response"),
+    # Without ``include`` a territory carries no rule criteria, and a read of one territory (/{id})
+    # or of ``ids=`` has no ``info``: the spec requires both (Zoho's crm-oas examples).
+    SpecGap(re.compile(r"^territories\.\d+$"), re.compile(r"'(account|deal)_rule_criteria' is a required property"),
+            "get_territories_by_ids.response.json", where="response"),
+    SpecGap(re.compile(r"^$"), re.compile(r"'info' is a required property"),
+            "get_territory_by_id.response.json, get_territories_by_ids.response.json", where="response"),
     # Request bodies: the spec reuses the read schema, so server-assigned keys (and the display
     # ``name`` inside lookups) come out as required; Zoho's own create/update samples omit them.
     SpecGap(re.compile(r"^\w+\.\d+(\.(manager|reporting_to|field|module))?$"),

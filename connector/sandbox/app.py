@@ -59,6 +59,9 @@ PAGE_TOKEN_PURGE_EVERY = 1000  # forget expired page tokens every this many issu
 SORT_COLUMNS = {"id": "id", "Created_Time": "created_time", "Modified_Time": "modified_time"}
 UPSERT_KEYS = {"Accounts": "Account_Name", "Deals": "Deal_Name"}
 SYSTEM_FIELDS = ("id", "Created_Time", "Modified_Time", "Created_By", "Modified_By", "Territories", "Territory")
+# The rule criteria of a territory: sent only when ``include`` names them (zoho-api.md 4.2; the
+# crm-oas examples getTerritories/getTerritoryById), ``null`` where the territory has none.
+RULE_CRITERIA_KEYS = ("account_rule_criteria", "deal_rule_criteria", "lead_rule_criteria")
 FORBIDDEN_NAME_CHARS = re.compile(r"[\^~`#%&+=\[\]{}|\\;\"'<>,]")
 USER_TYPES: dict[str, Callable[[dict[str, Any]], bool]] = {
     "AllUsers": lambda u: True,
@@ -196,6 +199,45 @@ def check_value(meta: dict[str, Any], value: Any, json_path: str) -> None:
 def _tdetail(api_name: str, json_path: str, supported: list[str] | None = None) -> dict[str, Any]:
     """Details of a territory item error, as territories.json models them."""
     return {"api_name": api_name, "json_path": json_path, "supported_values": supported or []}
+
+
+def zoho_rule_values(crit: Any) -> Any:
+    """Rule criteria as Zoho answers them: every number written as a string (``1001`` → ``"1001"``,
+    currency fields too: Zoho's examples send ``"423"``, ``"1001"``); booleans and text unchanged."""
+    if isinstance(crit, dict):
+        out = dict(crit)
+        if isinstance(out.get("group"), list):
+            out["group"] = [zoho_rule_values(c) for c in out["group"]]
+        if "value" in out:
+            value = out["value"]
+            out["value"] = [_number_text(v) for v in value] if isinstance(value, list) else _number_text(value)
+        return out
+    return crit
+
+
+def _number_text(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        return value
+    if isinstance(value, int):
+        return str(value)
+    return format(Decimal(repr(value)) if isinstance(value, float) else value, "f")
+
+
+def _as_number(value: Any) -> Decimal | None:
+    """``value`` as a number when it is one or a string spelling one (Zoho's rule values), else None."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | Decimal):
+        return Decimal(value)
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, str):
+        try:
+            number = Decimal(value.strip())
+        except ArithmeticError:
+            return None
+        return number if number.is_finite() else None
+    return None
 
 
 def _page_info(per_page: int, count: int, page: int, more: bool) -> dict[str, Any]:
@@ -878,16 +920,33 @@ class SandboxApp:
 
     # -- territories ----------------------------------------------------------------------------
 
-    def territory_or_fail(self, tid: str, index: int) -> dict[str, Any]:
+    def territory_or_fail(self, tid: str, index: int = 2) -> dict[str, Any]:
+        """The territory of a path's id, else 400 ``INVALID_DATA`` naming the id's segment, counted
+        after ``/crm/v8/`` as Zoho does (``settings/territories/{id}``: 2)."""
         t = self.store.get_territory(tid)
         if t is None:
             raise ZohoError(400, "INVALID_DATA", "the id given seems to be invalid", {"resource_path_index": index})
         return t
 
+    def included(self, request: Request) -> tuple[str, ...]:
+        """The rule criteria ``include`` names (comma-separated), in Zoho's order; 400 on another name."""
+        names = [n.strip() for n in (request.args.get("include") or "").split(",") if n.strip()]
+        if any(n not in RULE_CRITERIA_KEYS for n in names):
+            raise ZohoError(400, "INVALID_DATA", "invalid data",
+                            {"param_name": "include", "supported_values": list(RULE_CRITERIA_KEYS)})
+        return tuple(k for k in RULE_CRITERIA_KEYS if k in names)
+
+    def territory_view(self, t: dict[str, Any], include: tuple[str, ...]) -> dict[str, Any]:
+        """A territory as Zoho answers it: rule criteria only when included, ``null`` when absent."""
+        view = {k: v for k, v in t.items() if k not in RULE_CRITERIA_KEYS}
+        view.update({k: zoho_rule_values(t.get(k)) for k in include})
+        return view
+
     def on_territories(self, request: Request) -> tuple[int, Any]:
         op = {"GET": "READ", "POST": "CREATE", "PUT": "UPDATE", "DELETE": "DELETE"}[request.method]
         caller = self.caller(request, "settings.territories", op)
         if request.method == "GET":
+            include = self.included(request)
             items = self.store.list_territories()
             ids = _ids_param(request)
             if ids is not None:
@@ -896,7 +955,10 @@ class SandboxApp:
             chunk, info = _paged(items, request, self.options.territories_max_per_page)
             if not chunk:
                 return 204, None
-            return 200, {"territories": chunk, "info": info}
+            body: dict[str, Any] = {"territories": [self.territory_view(t, include) for t in chunk]}
+            if ids is None:  # Zoho's example of a read by ids has no info
+                body["info"] = info
+            return 200, body
         if request.method == "DELETE":
             ids = _ids_param(request, required=True) or []
             if len(ids) > MAX_TERRITORIES_PER_WRITE:
@@ -912,10 +974,11 @@ class SandboxApp:
         op = {"GET": "READ", "PUT": "UPDATE", "DELETE": "DELETE"}[request.method]
         caller = self.caller(request, "settings.territories", op)
         if request.method == "GET":
+            include = self.included(request)
             t = self.store.get_territory(tid)
             if t is None:
                 return 204, None
-            return 200, {"territories": [t], "info": _page_info(MAX_PAGE_SIZE, 1, 1, False)}
+            return 200, {"territories": [self.territory_view(t, include)]}  # no info, as Zoho's example
         if request.method == "DELETE":
             return self.delete_territories([tid])
         items = self.data_items(request, "territories", 1)
@@ -1011,9 +1074,12 @@ class SandboxApp:
                 user = self.store.get_user(str(_id(item["manager"]["id"])))
                 assert user is not None
                 t["manager"] = {"name": user.get("full_name"), "id": user["id"]}
-        for key in ("permission_type", "description", "account_rule_criteria", "deal_rule_criteria"):
+        for key in ("permission_type", "description"):
             if key in item:
                 t[key] = item[key]
+        for key in RULE_CRITERIA_KEYS:
+            if key in item:
+                t[key] = zoho_rule_values(item[key])
         t["modified_time"] = now
         t["modified_by"] = caller.ref
         return t
@@ -1027,7 +1093,7 @@ class SandboxApp:
                 raise ItemError("INVALID_DATA", "invalid data", {"json_path": f"$.territories[{i}]"})
             self.check_territory_fields(i, item, creating=True, names_taken=taken, current=None)
             base = {"id": self.store.new_id(), "created_time": now, "created_by": caller.ref, "manager": None,
-                    "description": None, "account_rule_criteria": None, "deal_rule_criteria": None}
+                    "description": None, **dict.fromkeys(RULE_CRITERIA_KEYS)}
             t = self.build_territory(item, base, caller, now)
             self.store.save_territory(t)
             if t.get("manager"):
@@ -1054,7 +1120,7 @@ class SandboxApp:
                                 _tdetail("id", f"$.territories[{i}].id"))
             if current.get("reporting_to") is None and set(item) - {"id", "name"}:
                 raise ItemError("NOT_ALLOWED", "only the name of the organization's territory can be changed",
-                                {"resource_path_index": 3, "id": tid})
+                                {"resource_path_index": 2, "id": tid})
             self.check_territory_fields(i, item, creating=False, names_taken=taken, current=current)
             t = self.build_territory(item, current, caller, now)
             self.store.save_territory(t)
@@ -1070,13 +1136,13 @@ class SandboxApp:
         def delete(_i: int, tid: str) -> dict[str, Any]:
             t = self.store.get_territory(tid)
             if t is None:
-                raise ItemError("INVALID_DATA", "the id given seems to be invalid", {"resource_path_index": 3, "id": tid})
+                raise ItemError("INVALID_DATA", "the id given seems to be invalid", {"resource_path_index": 2, "id": tid})
             if t.get("reporting_to") is None:
                 raise ItemError("NOT_ALLOWED", "the organization's territory cannot be deleted",
-                                {"resource_path_index": 3, "id": tid})
+                                {"resource_path_index": 2, "id": tid})
             if self.store.child_ids(tid):
                 raise ItemError("NOT_ALLOWED", "the territory has child territories; use transfer and delete",
-                                {"resource_path_index": 3, "id": tid})
+                                {"resource_path_index": 2, "id": tid})
             self.store.delete_territory(tid)
             return success("Given Territory Removed Successfully", {"id": tid})
         status, results = each_item(ids, delete)
@@ -1130,13 +1196,14 @@ class SandboxApp:
 
     def on_children(self, request: Request, tid: str) -> tuple[int, Any]:
         self.caller(request, "settings.territories", "READ")
-        self.territory_or_fail(tid, 4)
+        include = self.included(request)
+        self.territory_or_fail(tid)
         items = [t for c in self.store.child_ids(tid) if (t := self.store.get_territory(c)) is not None]
         items = [t for t in items if self.filter_matches(t, request.args.get("filters"))]
         chunk, info = _paged(items, request)
         if not chunk:
             return 204, None
-        return 200, {"territories": chunk, "info": info}
+        return 200, {"territories": [self.territory_view(t, include) for t in chunk], "info": info}
 
     def on_user_count(self, request: Request) -> tuple[int, Any]:
         self.caller(request, ("settings.territories", "users"), "READ")
@@ -1155,7 +1222,7 @@ class SandboxApp:
     def on_territory_users(self, request: Request, tid: str) -> tuple[int, Any]:
         op = {"GET": "READ", "PUT": "UPDATE", "DELETE": "DELETE"}[request.method]
         caller = self.caller(request, ("settings.territories", "users"), op)
-        t = self.territory_or_fail(tid, 4)
+        t = self.territory_or_fail(tid)
         if request.method == "GET":
             users = [u for uid in self.store.territory_user_ids(tid) if (u := self.store.get_user(uid)) is not None]
             chunk, info = _paged(users, request)
@@ -1174,10 +1241,12 @@ class SandboxApp:
     def on_territory_user(self, request: Request, tid: str, uid: str) -> tuple[int, Any]:
         op = {"GET": "READ", "PUT": "UPDATE", "DELETE": "DELETE"}[request.method]
         caller = self.caller(request, ("settings.territories", "users"), op)
-        t = self.territory_or_fail(tid, 4)
+        t = self.territory_or_fail(tid)
         if request.method == "GET":
             user = self.store.get_user(uid)
-            if user is None or uid not in self.store.territory_user_ids(tid):
+            if user is None:  # Zoho: 400, pointing at the user id (settings/territories/{id}/users/{uid})
+                raise ZohoError(400, "INVALID_DATA", "the id given seems to be invalid", {"resource_path_index": 4})
+            if uid not in self.store.territory_user_ids(tid):
                 return 204, None
             return 200, {"users": [user], "info": _page_info(MAX_PAGE_SIZE, 1, 1, False)}
         if request.method == "PUT":
@@ -1228,7 +1297,7 @@ class SandboxApp:
     def user_or_fail(self, uid: str) -> dict[str, Any]:
         user = self.store.get_user(uid)
         if user is None:
-            raise ZohoError(400, "INVALID_DATA", "the id given seems to be invalid", {"resource_path_index": 2})
+            raise ZohoError(400, "INVALID_DATA", "the id given seems to be invalid", {"resource_path_index": 1})
         return user
 
     def on_user_territories(self, request: Request, uid: str) -> tuple[int, Any]:
@@ -1400,20 +1469,28 @@ class SandboxApp:
             value = value.get("id")
         want = crit.get("value")
         comparator = crit.get("comparator")
+        # Zoho writes numbers in criteria as strings ("1000000000"): a number field compares as numbers.
+        number = _as_number(value) if not isinstance(value, str) else None
+
+        def same(w: Any) -> bool:
+            return number == _as_number(w) if number is not None else bool(value == w)
         if comparator == "equal":
-            return bool(value == want)
+            return same(want)
         if comparator == "not_equal":
-            return bool(value != want)
+            return not same(want)
         if comparator == "in":
-            return value in (want or [])
+            return any(same(w) for w in (want or []))
         if comparator == "not_in":
-            return value not in (want or [])
+            return not any(same(w) for w in (want or []))
         if comparator in ("greater_than", "less_than", "greater_equal", "less_equal"):
             if value is None:
                 return False
             ops: dict[str, Callable[[Any, Any], bool]] = {
                 "greater_than": lambda a, b: bool(a > b), "less_than": lambda a, b: bool(a < b),
                 "greater_equal": lambda a, b: bool(a >= b), "less_equal": lambda a, b: bool(a <= b)}
+            bound = _as_number(want)
+            if number is not None and bound is not None:
+                return ops[comparator](number, bound)
             return ops[comparator](value, want)
         if comparator in ("contains", "starts_with", "ends_with", "not_contains"):
             text, w = str(value or ""), str(want)

@@ -456,7 +456,7 @@ def _criteria(rule: tuple[str, tuple[str, ...]] | None, field_ids: dict[str, str
     field, values = rule
     ref = {"api_name": field, "id": field_ids[field]}
     if field == "Annual_Revenue":
-        return {"comparator": "greater_equal", "field": ref, "value": STRATEGIC_REVENUE}
+        return {"comparator": "greater_equal", "field": ref, "value": str(STRATEGIC_REVENUE)}  # Zoho writes numbers as strings
     conditions = [{"comparator": "equal", "field": dict(ref), "value": v} for v in values]
     return conditions[0] if len(conditions) == 1 else {"group_operator": "or", "group": conditions}
 

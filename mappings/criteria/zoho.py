@@ -17,7 +17,9 @@ Conventions chosen (zoho-api.md §2.6, §4.2):
   ``in``/``between`` values as lists.
 * Each imported condition keeps its JSON verbatim (``Condition.zoho_json``); export writes it back
   unchanged while the condition still means the same, so ``to_zoho(from_zoho(x)) == x`` exactly
-  (``"id": null``, a JSON number, extra keys …). Groups keep their extra keys the same way.
+  (``"id": null``, ``"type"``, extra keys …), except that a value sent as a JSON number is written
+  as Zoho writes every rule value, as text (``1000000000`` → ``"1000000000"``, currency fields too).
+  Groups keep their extra keys the same way.
 * Relative date values (``${TODAY}``, ``${THISMONTH}`` …) are not supported: import raises.
 * Zoho has no ``not``: export pushes it down (De Morgan; ``equal``↔``not_equal``, ``in``↔``not_in``,
   ``contains``↔``not_contains``, ``between``↔``not_between``, empty↔not empty, and
@@ -195,7 +197,7 @@ def _to(criteria: Criteria, *, negate: bool) -> dict[str, Any]:
         original = json.loads(criteria.zoho_json)
         imported = _condition(original, None, "criteria")
         if _condition_json(imported) == _condition_json(criteria):  # still means the same
-            return cast(dict[str, Any], original)
+            return _text_numbers(cast(dict[str, Any], original))
     return _condition_json(criteria)
 
 
@@ -256,6 +258,19 @@ def _condition_json(c: Condition) -> dict[str, Any]:
     else:
         value = _zoho_value(c.value)
     return {"comparator": c.comparator, "field": field, "value": value}
+
+
+def _text_numbers(condition: dict[str, Any]) -> dict[str, Any]:
+    """A kept condition with its JSON-number values written as Zoho writes them (``1001`` → ``"1001"``)."""
+    value = condition.get("value")
+
+    def text(v: Any) -> Any:
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            return v
+        return _zoho_value(v)
+    if isinstance(value, list):
+        return {**condition, "value": [text(v) for v in value]}
+    return {**condition, "value": text(value)} if "value" in condition else condition
 
 
 def _zoho_value(value: Scalar) -> str | bool:

@@ -176,7 +176,8 @@ def test_territories_listing_and_one(rsps, client):
         "431581000000744169", "Child", "431581000000744159", "431581000000258001", "read_only")
     assert t.account_rule_criteria == {"comparator": "equal", "field": {"api_name": "Industry",
                                        "id": "431581000000000621"}, "value": "Consulting"}
-    rsps.add(responses.GET, f"{TERR}/431581000000744169", json=load_sample("get_child_territories.response"))
+    rsps.add(responses.GET, f"{TERR}/431581000000744169", json=load_sample("get_child_territories.response"),
+             match=[matchers.query_param_matcher({"include": "account_rule_criteria,deal_rule_criteria"})])
     assert client.territory("431581000000744169") == t
 
 

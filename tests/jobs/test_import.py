@@ -413,6 +413,87 @@ def test_users_without_an_email_are_listed_with_every_other_problem() -> None:
     assert north.members == ("ana@example.com",)
 
 
+# ── A messy org ─────────────────────────────────────────────────────────────────────────────────
+
+GHOST = "2276164000000471001"  # an id no territory and no user of the demo org has
+
+
+def make_messy(sb: Sandbox) -> None:
+    """Store-level fixture: "UK and Ireland" reports to an id that is no territory (its child London
+    stays under it), "Canada"'s manager is an id that is no user."""
+    assert sb.store.get_territory(GHOST) is None
+    assert sb.store.get_user(GHOST) is None
+    ts = {t["name"]: t for t in sb.store.list_territories()}
+    sb.store.save_territory({**ts["UK and Ireland"], "reporting_to": {"name": "Old EMEA", "id": GHOST}})
+    sb.store.save_territory({**ts["Canada"], "manager": {"name": "Patricia", "id": GHOST}})
+
+
+def test_import_of_a_messy_tree_says_what_is_wrong_and_plans_no_change(
+    tmp_path: Path, sb: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A parent id that is no territory and a manager id that is no user are each named exactly (a
+    warning, the file is written); planning the file against the same CRM changes no territory or
+    member, and the file says why the territory has no parent there."""
+    make_messy(sb)
+    config = url_tenant(tmp_path, sb)
+    output = tmp_path / "imported.toml"
+
+    code, out, err = run_import(config, "--output", str(output), capsys=capsys)
+
+    assert code == EXIT_OK, err
+    assert f"wrote {output}: 11 territories" in out
+    assert (f'warning: territory "UK and Ireland" (uk_and_ireland) parent: reports to {GHOST}, which is not a '
+            "territory in this org") in err
+    assert f'warning: territory "Canada" (canada) manager: manager {GHOST} is not a user of this org' in err
+    text = output.read_text(encoding="utf-8")
+    doc = tomllib.loads(text)
+    assert "parent" not in doc["territories"]["uk_and_ireland"]
+    assert doc["territories"]["london"]["parent"] == "uk_and_ireland"
+    assert "manager" not in doc["territories"]["canada"]
+    assert doc["territories"]["canada"]["accounts"] == 'Billing_Country == "Canada"'
+    uk_table = text[text.index("[territories.uk_and_ireland]"):text.index("[territories.london]")]
+    assert f"# left out, parent: reports to {GHOST}, which is not a territory in this org" in uk_table
+
+    point_plan_at(config, output)
+    report = run_sync(load_settings(config), None, dry_run=True)
+
+    kinds = {c.kind for c in report.change_set.changes}
+    assert report.status == "dry_run"
+    assert not kinds & TERRITORY_AND_MEMBER_KINDS, sorted(kinds)
+    assert not [f for f in report.change_set.findings if f.kind in ("unknown_user", "drift")]
+
+
+def test_messy_parent_and_manager_are_warnings_naming_the_ids() -> None:
+    """Without HTTP: the messages, word for word, none blocking; the territory keeps its members and
+    becomes top-level, the manager (and a listed member who is no user) is left to the CRM."""
+    users = (_user("u1", "ana@example.com"),)
+    view = CrmView(
+        users=users,
+        territories=(
+            _territory("1", "Org", None),
+            _territory("2", "North", GHOST),
+            _territory("3", "South", "1", manager=GHOST),
+        ),
+        members={"2": (*users, _user("u9", "gone@example.com")), "3": users},
+        catalogues={"Accounts": FieldCatalogue("Accounts", {}), "Deals": FieldCatalogue("Deals", {})},
+    )
+
+    imported = import_territories(view)
+
+    assert [(p.key, p.what, p.blocking, p.message) for p in imported.left_out] == [
+        ("north", "parent", False,
+         f"reports to {GHOST}, which is not a territory in this org: written as a top-level territory, "
+         "and the plan's rules treat it as one (a sync leaves Zoho's parent alone unless it updates this "
+         "territory for another reason, and then places it under the root territory)"),
+        ("north", "members", False, "member u9 is not a user of this org: left out (a sync keeps memberships it "
+         "did not make)"),
+        ("south", "manager", False, f"manager {GHOST} is not a user of this org: left out (the CRM's manager stays)"),
+    ]
+    north, south = imported.territories
+    assert (north.parent, north.members) == (None, ("ana@example.com",))
+    assert (south.manager, south.members) == (None, ("ana@example.com",))
+
+
 # ── Files ───────────────────────────────────────────────────────────────────────────────────────
 
 

@@ -59,9 +59,15 @@ def _forget_json(c: Criteria) -> Criteria:
     return Group(c.operator, tuple(_forget_json(x) for x in c.children))
 
 
+def _default_type(key: str, value: Any) -> bool:
+    """``"type": "value"`` is a condition's default (zoho-api.md 13.2): the text form does not carry it."""
+    return key == "type" and value == "value"
+
+
 def _without_null_ids(node: Any) -> Any:
     if isinstance(node, dict):
-        return {k: _without_null_ids(v) for k, v in node.items() if not (k == "id" and v is None)}
+        return {k: _without_null_ids(v) for k, v in node.items()
+                if not (k == "id" and v is None) and not _default_type(k, v)}
     if isinstance(node, list):
         return [_without_null_ids(v) for v in node]
     return node
@@ -69,7 +75,8 @@ def _without_null_ids(node: Any) -> Any:
 
 @pytest.mark.parametrize("obj", SAMPLES)
 def test_zoho_samples_survive_the_text_form(obj: dict[str, Any]) -> None:
-    """Import → text → parse → export gives Zoho's JSON back, less the field ids text does not carry."""
+    """Import → text → parse → export gives Zoho's JSON back, less the field ids (and the default
+    ``"type": "value"``) text does not carry."""
     assert to_zoho(parse(to_text(from_zoho(obj)))) == _strip_ids(obj)
 
 
@@ -81,7 +88,7 @@ def test_zoho_samples_export_canonically(obj: dict[str, Any]) -> None:
 
 def _strip_ids(node: Any) -> Any:
     if isinstance(node, dict):
-        return {k: _strip_ids(v) for k, v in node.items() if k != "id"}
+        return {k: _strip_ids(v) for k, v in node.items() if k != "id" and not _default_type(k, v)}
     if isinstance(node, list):
         return [_strip_ids(v) for v in node]
     return node
@@ -135,10 +142,11 @@ def test_export_writes_zoho_value_forms() -> None:
 
 
 def test_exact_form_is_kept_while_the_condition_means_the_same() -> None:
-    """A JSON number, a null id and extra keys come back verbatim; once the condition changes, they go."""
+    """A null id and extra keys come back verbatim, a JSON number as Zoho writes it (text); once the
+    condition changes, they go."""
     obj = {"type": "x", "comparator": "greater_than", "field": {"api_name": "A", "id": None}, "value": 100}
     imported = from_zoho(obj)
-    assert to_zoho(imported) == obj
+    assert to_zoho(imported) == {**obj, "value": "100"}
     assert isinstance(imported, Condition)
     changed = dataclasses.replace(imported, value=200)
     assert to_zoho(changed) == {"comparator": "greater_than", "field": {"api_name": "A"}, "value": "200"}
@@ -296,12 +304,51 @@ def _zoho_variants(draw: st.DrawFn) -> dict[str, Any]:
     return vary(exported)
 
 
+def _zoho_text_numbers(node: Any) -> Any:
+    """``node`` with every JSON number value written as Zoho writes it, as text."""
+    if isinstance(node, dict):
+        return {k: (_zoho_text_numbers(v) if k in ("group", "value") else v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_zoho_text_numbers(v) for v in node]
+    return str(node) if isinstance(node, int) and not isinstance(node, bool) else node
+
+
 @FAST
 @given(_zoho_variants())
 def test_generated_zoho_json_round_trips_exactly(obj: dict[str, Any]) -> None:
-    """to_zoho(from_zoho(x)) == x for Zoho JSON in any of its forms."""
-    assert to_zoho(from_zoho(obj)) == obj
-    assert to_zoho(from_zoho(obj, CATALOGUE)) == obj
+    """to_zoho(from_zoho(x)) == x for Zoho JSON in any of its forms, JSON numbers written as text."""
+    assert to_zoho(from_zoho(obj)) == _zoho_text_numbers(obj)
+    assert to_zoho(from_zoho(obj, CATALOGUE)) == _zoho_text_numbers(obj)
+
+
+def test_rule_values_sent_as_json_numbers_are_written_back_as_zoho_text() -> None:
+    """A currency rule read with JSON numbers (as our old sandbox sent them) is written as Zoho writes
+    rules, "1000000000", lists and decimals too, and still means the number (1e9 matches, 999 does not)."""
+    rule = {"group_operator": "or", "group": [
+        {"comparator": "greater_equal", "field": {"api_name": "Annual_Revenue", "id": "1003"}, "value": 1000000000},
+        {"comparator": "in", "field": {"api_name": "Annual_Revenue"}, "value": [423, 1001.5]},
+    ]}
+    imported = from_zoho(rule, CATALOGUE)
+    assert to_zoho(imported) == {"group_operator": "or", "group": [
+        {"comparator": "greater_equal", "field": {"api_name": "Annual_Revenue", "id": "1003"}, "value": "1000000000"},
+        {"comparator": "in", "field": {"api_name": "Annual_Revenue"}, "value": ["423", "1001.5"]},
+    ]}
+    assert [evaluate(imported, {"Annual_Revenue": v}, CATALOGUE) for v in (1_000_000_000, 999, 423, "1001.5")] == [
+        True, False, True, True]
+
+
+def test_string_rule_values_on_a_currency_field_compare_as_numbers() -> None:
+    """Zoho's "423" and "1000000000" on a currency field mean numbers: 423.0 equals, 1e9 as a float
+    is not below, "999" as text is below (a text comparison would say "999" > "1000000000")."""
+    equal = from_zoho({"comparator": "equal", "field": {"api_name": "Annual_Revenue"}, "value": "423"}, CATALOGUE)
+    assert [evaluate(equal, {"Annual_Revenue": v}, CATALOGUE) for v in (423, 423.0, "423", 424)] == [
+        True, True, True, False]
+    below = from_zoho({"comparator": "less_than", "field": {"api_name": "Annual_Revenue"}, "value": "1000000000"},
+                      CATALOGUE)
+    assert [evaluate(below, {"Annual_Revenue": v}, CATALOGUE) for v in (1e9, 999, "999", None)] == [
+        False, True, True, False]
+    assert to_zoho(equal)["value"] == "423"
+    assert to_zoho(below)["value"] == "1000000000"
 
 
 @FAST
