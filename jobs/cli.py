@@ -14,6 +14,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from connector.errors import ConnectorError
 from jobs import connect, doctor, importer, schedule
@@ -58,22 +59,57 @@ def _configure_logging(verbosity: int) -> None:
         logging.getLogger("jobs").setLevel(logging.INFO)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+class _SubCommands(argparse._SubParsersAction):  # type: ignore[type-arg]
+    """A subcommand's ``-v`` adds to those written before it (argparse alone would replace the
+    count: it parses each subcommand into a fresh namespace, then copies that over)."""
+
+    def __call__(
+        self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None, option_string: str | None = None,
+    ) -> None:
+        before = vars(namespace).pop("verbose", 0)
+        super().__call__(parser, namespace, values, option_string)
+        namespace.verbose = before + getattr(namespace, "verbose", 0)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Every parser of the command tree, so that every level's subcommands are ``_SubCommands``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.register("action", "parsers", _SubCommands)
+
+
+def _common_options(*, defaults: bool) -> _Parser:
+    """``--config``, ``--tenant`` and ``-v``, accepted before the subcommand and after each level of
+    it, meaning the same wherever written. Only the top level holds their defaults; the copies on
+    subcommands default to nothing (``SUPPRESS``), so a value given before the subcommand is kept
+    unless the option is given again after it (then, as for any repeated option, the last wins),
+    and the ``-v`` counts of all levels add up."""
+
+    def default(value: object) -> object:
+        return value if defaults else argparse.SUPPRESS
+
+    common = _Parser(add_help=False)
     common.add_argument(
-        "--config", type=Path, default=DEFAULT_CONFIG, metavar="FILE",
+        "--config", type=Path, default=default(DEFAULT_CONFIG), metavar="FILE",
         help=f"the TOML config file (default: {DEFAULT_CONFIG})",
     )
-    common.add_argument("--tenant", metavar="NAME", help="which [tenants.NAME] to act on")
+    common.add_argument("--tenant", default=default(None), metavar="NAME", help="which [tenants.NAME] to act on")
     common.add_argument(
-        "-v", "--verbose", action="count", default=0,
+        "-v", "--verbose", action="count", default=default(0),
         help="-v: one log line per HTTP call; -vv: debug logging",
     )
+    return common
 
-    parser = argparse.ArgumentParser(
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command tree. Every subcommand, at every level, takes the common options."""
+    common = _common_options(defaults=False)
+    parser = _Parser(
         prog="territory-sync",
         description="Keep a Zoho CRM's territories in line with a territory plan kept as code.",
-        parents=[common],
+        parents=[_common_options(defaults=True)],
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -87,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(plan)
     plan.set_defaults(handler=_sync, dry_run=True, yes=False)
 
-    runs = sub.add_parser("runs", help="what earlier runs did, from the ledger")
+    runs = sub.add_parser("runs", parents=[common], help="what earlier runs did, from the ledger")
     runs_sub = runs.add_subparsers(dest="runs_command", required=True, metavar="ACTION")
     runs_list = runs_sub.add_parser("list", parents=[common], help="recent runs, newest first")
     runs_list.add_argument("--limit", type=int, default=20, help="how many runs (default 20)")
@@ -103,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     runs_show.add_argument("--json", action="store_true", help="machine-readable output")
     runs_show.set_defaults(handler=_runs_show)
 
-    config = sub.add_parser("config", help="inspect the configuration")
+    config = sub.add_parser("config", parents=[common], help="inspect the configuration")
     config_sub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
     check = config_sub.add_parser(
         "check",
@@ -116,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     for module in (schedule, connect, doctor, importer):
         module.add_parser(sub, common)
 
-    sandbox = sub.add_parser("sandbox", help="the embedded Zoho-compatible CRM")
+    sandbox = sub.add_parser("sandbox", parents=[common], help="the embedded Zoho-compatible CRM")
     sandbox_sub = sandbox.add_subparsers(dest="sandbox_command", required=True, metavar="ACTION")
     serve = sandbox_sub.add_parser("serve", parents=[common], help="run the sandbox CRM on loopback")
     _add_sandbox_serve(serve)
