@@ -7,8 +7,10 @@ nothing is written to a CRM on the way there.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -19,7 +21,7 @@ from typing import Any
 from connector.errors import ConnectorError
 from jobs import connect, doctor, importer, schedule
 from jobs.errors import ConfigError, JobError
-from jobs.exits import EXIT_BLOCKED, EXIT_ERROR, EXIT_INCOMPLETE, EXIT_OK
+from jobs.exits import EXIT_BLOCKED, EXIT_ERROR, EXIT_INCOMPLETE, EXIT_OK, EXIT_PIPE
 from jobs.ledger import ChangeRow, Ledger, RunRow
 from jobs.progress import ProgressBars
 from jobs.run import RunReport, run_sync
@@ -37,6 +39,17 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; a reader that closed our standard output early (``| head``) ends it quietly."""
+    try:
+        status = _run(argv)
+        sys.stdout.flush()  # inside the try: a closed pipe often shows only when the buffer is flushed
+    except BrokenPipeError:
+        _discard_stdout()
+        return EXIT_PIPE
+    return status
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(args.verbose)
@@ -49,6 +62,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _discard_stdout() -> None:
+    """Point standard output at /dev/null, so that flushing it at exit does not fail again
+    (Python's documentation, "Note on SIGPIPE")."""
+    with contextlib.suppress(OSError, ValueError):  # not a real file (tests capturing output)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 def _configure_logging(verbosity: int) -> None:

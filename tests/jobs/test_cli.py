@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -242,3 +245,38 @@ def test_every_subcommand_takes_the_common_options_after_it(argv: list[str]) -> 
     assert (args.config, args.tenant) == (Path("c.toml"), "beta")
     args = build_parser().parse_args(argv)
     assert (args.config, args.tenant, args.verbose) == (Path("config.example.toml"), None, 0)
+
+
+# ── A closed pipe ends the command quietly ───────────────────────────────────────────────────────
+
+
+def run_into_closed_pipe(argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run the command in a real process whose stdout is a pipe already closed at the reading end
+    (what `| head -1` leaves once head has exited)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        return subprocess.run(
+            [sys.executable, "-c", "import sys; from jobs.cli import main; sys.exit(main())", *argv],
+            cwd=cwd, stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
+    finally:
+        os.close(write_end)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["runs", "list", "--json", "--config", "one.toml"],
+        ["runs", "list", "--config", "one.toml"],
+        ["runs", "show", "1", "--config", "one.toml"],
+        ["runs", "show", "1", "--json", "--config", "one.toml"],
+        ["config", "check", "--config", "one.toml"],
+    ],
+)
+def test_a_closed_pipe_ends_the_command_quietly(argv: list[str], tmp_path: Path) -> None:
+    """Output into a closed pipe ends the command with exit 141 (as SIGPIPE would) and no traceback."""
+    two_configs(tmp_path)
+    done = run_into_closed_pipe(argv, tmp_path)
+    assert (done.returncode, done.stderr) == (141, "")
