@@ -260,7 +260,7 @@ def _exit_status(status: str) -> int:
 
 
 def _runs_list(args: argparse.Namespace) -> int:
-    settings = load_settings(args.config)
+    settings = load_settings(args.config, credentials=False)  # reading the ledger needs none
     tenant = None if args.all_tenants else settings.tenant(args.tenant)[0]
     with Ledger.open(settings.storage.ledger()) as ledger:
         rows = ledger.runs(tenant, limit=args.limit)
@@ -275,7 +275,7 @@ def _runs_list(args: argparse.Namespace) -> int:
 
 
 def _runs_show(args: argparse.Namespace) -> int:
-    settings = load_settings(args.config)
+    settings = load_settings(args.config, credentials=False)  # reading the ledger needs none
     with Ledger.open(settings.storage.ledger()) as ledger:
         row = ledger.run(args.run)
         if row is None:

@@ -280,3 +280,30 @@ def test_a_closed_pipe_ends_the_command_quietly(argv: list[str], tmp_path: Path)
     two_configs(tmp_path)
     done = run_into_closed_pipe(argv, tmp_path)
     assert (done.returncode, done.stderr) == (141, "")
+
+
+# ── Reading the ledger needs no credentials ─────────────────────────────────────────────────────
+
+
+@pytest.mark.parametrize(
+    ("argv", "out"),
+    [
+        (["runs", "list", "--tenant", "beta"], "run 2  beta  dry run  "),
+        (["runs", "list", "--all-tenants"], "run 2  beta  dry run  "),
+        (["runs", "show", "1"], "run 1  alpha  dry run  "),
+    ],
+)
+def test_reading_the_ledger_needs_no_oauth_secrets(
+    argv: list[str], out: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`runs list` and `runs show` work for real CRM tenants with no client id, secret or refresh token set."""
+    _, two = two_configs(tmp_path)
+    text = two.read_text()
+    for secret in ("client_id", "client_secret", "refresh_token"):
+        text = text.replace(f'{secret}_file = "{secret}"\n', "")
+    two.write_text(text)
+    assert main(["plan", "--config", str(two)]) == 2  # what needs the CRM still asks for them
+    assert "tenants.alpha.credentials: missing client_id, client_secret, refresh_token" in capsys.readouterr().err
+    assert main([*argv, "--config", str(two)]) == 0
+    captured = capsys.readouterr()
+    assert (captured.out.startswith(out), captured.err) == (True, "")
