@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -307,3 +308,23 @@ def test_reading_the_ledger_needs_no_oauth_secrets(
     assert main([*argv, "--config", str(two)]) == 0
     captured = capsys.readouterr()
     assert (captured.out.startswith(out), captured.err) == (True, "")
+
+
+def test_a_run_leaves_its_state_owner_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After `plan`, the state dir (0755 from an older version) is 0700, the ledger and the diff log 0600."""
+    monkeypatch.chdir(tmp_path)
+    previous = os.umask(0o022)
+    try:
+        two = sandbox_configs(tmp_path)
+        (tmp_path / "state").mkdir(mode=0o755)
+        assert main(["plan", "--config", str(two)]) == 0
+    finally:
+        os.umask(previous)
+    state = tmp_path / "state"
+    modes = {str(p.relative_to(state)): stat.S_IMODE(p.stat().st_mode) for p in [state, *state.rglob("*")]}
+    assert {k: v for k, v in modes.items() if not k.startswith("ledger.sqlite3-")} == {
+        ".": 0o700, "ledger.sqlite3": 0o600, "runs": 0o700, "runs/alpha": 0o700, "runs/alpha/run-1.jsonl": 0o600,
+        "tokens.json": 0o600,
+    }
