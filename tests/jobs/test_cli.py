@@ -328,3 +328,21 @@ def test_a_run_leaves_its_state_owner_only(
         ".": 0o700, "ledger.sqlite3": 0o600, "runs": 0o700, "runs/alpha": 0o700, "runs/alpha/run-1.jsonl": 0o600,
         "tokens.json": 0o600,
     }
+
+
+def test_a_symlink_at_the_next_diff_log_stops_the_run_with_one_error_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A link planted where the next run's diff log goes ends `plan` with exit 2 and one JobError line; its target is intact."""
+    monkeypatch.chdir(tmp_path)
+    two = sandbox_configs(tmp_path)
+    (tmp_path / "state" / "runs" / "alpha").mkdir(parents=True)
+    (tmp_path / "victim").write_text("keep\n")
+    (tmp_path / "state" / "runs" / "alpha" / "run-1.jsonl").symlink_to(tmp_path / "victim")
+    assert main(["plan", "--config", str(two)]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"JobError: {tmp_path}/state/runs/alpha/run-1.jsonl is a symbolic link: refusing to write through it; "
+        "remove it (the log is written there by this program only) and run again\n"
+    )
+    assert (tmp_path / "victim").read_text() == "keep\n"
