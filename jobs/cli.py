@@ -7,18 +7,21 @@ nothing is written to a CRM on the way there.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from connector.errors import ConnectorError
 from jobs import connect, doctor, importer, schedule
 from jobs.errors import ConfigError, JobError
-from jobs.exits import EXIT_BLOCKED, EXIT_ERROR, EXIT_INCOMPLETE, EXIT_OK
+from jobs.exits import EXIT_BLOCKED, EXIT_ERROR, EXIT_INCOMPLETE, EXIT_OK, EXIT_PIPE
 from jobs.ledger import ChangeRow, Ledger, RunRow
 from jobs.progress import ProgressBars
 from jobs.run import RunReport, run_sync
@@ -36,6 +39,17 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; a reader that closed our standard output early (``| head``) ends it quietly."""
+    try:
+        status = _run(argv)
+        sys.stdout.flush()  # inside the try: a closed pipe often shows only when the buffer is flushed
+    except BrokenPipeError:
+        _discard_stdout()
+        return EXIT_PIPE
+    return status
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(args.verbose)
@@ -50,6 +64,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _discard_stdout() -> None:
+    """Point standard output at /dev/null, so that flushing it at exit does not fail again
+    (Python's documentation, "Note on SIGPIPE")."""
+    with contextlib.suppress(OSError, ValueError):  # not a real file (tests capturing output)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
 def _configure_logging(verbosity: int) -> None:
     """Warnings, and the run's own milestones; -v adds the client's line per HTTP call."""
     level = logging.DEBUG if verbosity >= 2 else logging.INFO if verbosity == 1 else logging.WARNING
@@ -58,22 +81,57 @@ def _configure_logging(verbosity: int) -> None:
         logging.getLogger("jobs").setLevel(logging.INFO)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+class _SubCommands(argparse._SubParsersAction):  # type: ignore[type-arg]
+    """A subcommand's ``-v`` adds to those written before it (argparse alone would replace the
+    count: it parses each subcommand into a fresh namespace, then copies that over)."""
+
+    def __call__(
+        self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None, option_string: str | None = None,
+    ) -> None:
+        before = vars(namespace).pop("verbose", 0)
+        super().__call__(parser, namespace, values, option_string)
+        namespace.verbose = before + getattr(namespace, "verbose", 0)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Every parser of the command tree, so that every level's subcommands are ``_SubCommands``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.register("action", "parsers", _SubCommands)
+
+
+def _common_options(*, defaults: bool) -> _Parser:
+    """``--config``, ``--tenant`` and ``-v``, accepted before the subcommand and after each level of
+    it, meaning the same wherever written. Only the top level holds their defaults; the copies on
+    subcommands default to nothing (``SUPPRESS``), so a value given before the subcommand is kept
+    unless the option is given again after it (then, as for any repeated option, the last wins),
+    and the ``-v`` counts of all levels add up."""
+
+    def default(value: object) -> object:
+        return value if defaults else argparse.SUPPRESS
+
+    common = _Parser(add_help=False)
     common.add_argument(
-        "--config", type=Path, default=DEFAULT_CONFIG, metavar="FILE",
+        "--config", type=Path, default=default(DEFAULT_CONFIG), metavar="FILE",
         help=f"the TOML config file (default: {DEFAULT_CONFIG})",
     )
-    common.add_argument("--tenant", metavar="NAME", help="which [tenants.NAME] to act on")
+    common.add_argument("--tenant", default=default(None), metavar="NAME", help="which [tenants.NAME] to act on")
     common.add_argument(
-        "-v", "--verbose", action="count", default=0,
+        "-v", "--verbose", action="count", default=default(0),
         help="-v: one log line per HTTP call; -vv: debug logging",
     )
+    return common
 
-    parser = argparse.ArgumentParser(
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command tree. Every subcommand, at every level, takes the common options."""
+    common = _common_options(defaults=False)
+    parser = _Parser(
         prog="territory-sync",
         description="Keep a Zoho CRM's territories in line with a territory plan kept as code.",
-        parents=[common],
+        parents=[_common_options(defaults=True)],
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -87,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(plan)
     plan.set_defaults(handler=_sync, dry_run=True, yes=False)
 
-    runs = sub.add_parser("runs", help="what earlier runs did, from the ledger")
+    runs = sub.add_parser("runs", parents=[common], help="what earlier runs did, from the ledger")
     runs_sub = runs.add_subparsers(dest="runs_command", required=True, metavar="ACTION")
     runs_list = runs_sub.add_parser("list", parents=[common], help="recent runs, newest first")
     runs_list.add_argument("--limit", type=int, default=20, help="how many runs (default 20)")
@@ -103,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     runs_show.add_argument("--json", action="store_true", help="machine-readable output")
     runs_show.set_defaults(handler=_runs_show)
 
-    config = sub.add_parser("config", help="inspect the configuration")
+    config = sub.add_parser("config", parents=[common], help="inspect the configuration")
     config_sub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
     check = config_sub.add_parser(
         "check",
@@ -116,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     for module in (schedule, connect, doctor, importer):
         module.add_parser(sub, common)
 
-    sandbox = sub.add_parser("sandbox", help="the embedded Zoho-compatible CRM")
+    sandbox = sub.add_parser("sandbox", parents=[common], help="the embedded Zoho-compatible CRM")
     sandbox_sub = sandbox.add_subparsers(dest="sandbox_command", required=True, metavar="ACTION")
     serve = sandbox_sub.add_parser("serve", parents=[common], help="run the sandbox CRM on loopback")
     _add_sandbox_serve(serve)
@@ -202,7 +260,7 @@ def _exit_status(status: str) -> int:
 
 
 def _runs_list(args: argparse.Namespace) -> int:
-    settings = load_settings(args.config)
+    settings = load_settings(args.config, credentials=False)  # reading the ledger needs none
     tenant = None if args.all_tenants else settings.tenant(args.tenant)[0]
     with Ledger.open(settings.storage.ledger()) as ledger:
         rows = ledger.runs(tenant, limit=args.limit)
@@ -217,7 +275,7 @@ def _runs_list(args: argparse.Namespace) -> int:
 
 
 def _runs_show(args: argparse.Namespace) -> int:
-    settings = load_settings(args.config)
+    settings = load_settings(args.config, credentials=False)  # reading the ledger needs none
     with Ledger.open(settings.storage.ledger()) as ledger:
         row = ledger.run(args.run)
         if row is None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from connector import ClientConfig, ZohoClient
 from connector.sandbox import Sandbox, start_sandbox
 from jobs.errors import ConfigError
+from jobs.files import private_dir
 from jobs.settings import StorageSettings, TenantSettings
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,6 @@ def open_crm(tenant: TenantSettings, storage: StorageSettings) -> Iterator[OpenC
                 )
             )
             log.info("embedded sandbox at %s (data in %s)", sandbox.base_url, sb.data_dir)
-        storage.state_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(storage.state_dir, tighten=True)  # the token cache, ledger and diff logs: owner-only
         client = stack.enter_context(ZohoClient(client_config(tenant, storage, sandbox)))
         yield OpenCrm(client=client, sandbox=sandbox)

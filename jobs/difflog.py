@@ -17,6 +17,8 @@ Every line has the same keys in the same order, ``null`` where one does not appl
 ``ts`` is when the line was written (UTC, ISO 8601 with offset); ``reason`` is an object
 ``{kind, territory_key, criteria_version, detail}``; ``territory_id`` of a territory created in the
 run (and of the changes in it, logged after its creation) is its new CRM id. The file is opened for appending, so a resumed writer never truncates it.
+It is owner-only (0600, in a 0700 folder) and never opened through a symbolic link (see
+``jobs.files.append_private``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Final, Literal
 
+from jobs.files import append_private, private_dir
 from jobs.ledger import json_text
 from jobs.model import Change, ChangeSet, Outcome
 
@@ -109,8 +112,8 @@ class DiffLog:
         self.lines = 0
 
     def __enter__(self) -> DiffLog:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = self.path.open("a", encoding="utf-8", newline="\n")
+        private_dir(self.path.parent, tighten=True)
+        self._file = append_private(self.path)
         return self
 
     def __exit__(

@@ -76,6 +76,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from jobs.errors import JobError
+from jobs.files import PRIVATE_FILE, private_dir, tighten_mode
 from jobs.model import Assignment, Change, ChangeSet, Finding, GuardrailResult, Outcome, RecordRow
 
 log = logging.getLogger(__name__)
@@ -1035,7 +1036,7 @@ def create_engine_for(url: str) -> Engine:
         if database in ("", ":memory:"):
             options["poolclass"] = StaticPool
         else:
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            _private_sqlite_file(Path(database))
         options["connect_args"] = {"check_same_thread": False, "timeout": 30}
     try:
         engine = create_engine(parsed, **options)
@@ -1044,6 +1045,19 @@ def create_engine_for(url: str) -> Engine:
     if is_sqlite:
         _configure_sqlite(engine, in_memory=(parsed.database or "") in ("", ":memory:"))
     return engine
+
+
+def _private_sqlite_file(database: Path) -> None:
+    """The ledger names every record, user and amount: its folder is created 0700, the file itself
+    created 0600 before SQLite opens it (SQLite gives its -wal, -shm and -journal files the
+    database's mode), and an older version's 0644 files are made 0600."""
+    try:
+        private_dir(database.parent)
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, PRIVATE_FILE))
+    except OSError as exc:
+        raise LedgerError(f"cannot create the ledger {database}: {exc.strerror or exc} (storage.state_dir)") from None
+    for path in (database, *(database.with_name(database.name + s) for s in ("-wal", "-shm", "-journal"))):
+        tighten_mode(path)
 
 
 def _configure_sqlite(engine: Engine, *, in_memory: bool) -> None:

@@ -488,12 +488,13 @@ class Settings(BaseSettings):
         return chosen, self.tenants[chosen]
 
 
-def load_settings(path: Path | str, *, onboarding: bool = False) -> Settings:
+def load_settings(path: Path | str, *, onboarding: bool = False, credentials: bool = True) -> Settings:
     """Read and validate the config file plus the environment; every problem in one ConfigError.
 
     A real CRM's refresh token may come from the environment, from ``credentials.refresh_token_file``,
     or from the file ``territory-sync connect`` stores it in (``StorageSettings.refresh_token_file``).
-    With ``onboarding`` (for ``connect`` itself), a tenant may still lack its refresh token.
+    With ``onboarding`` (for ``connect`` itself), a tenant may still lack its refresh token; without
+    ``credentials`` (commands that only read the ledger), a tenant may lack any of its secrets.
     """
     path = Path(path)
     if not path.is_file():
@@ -517,7 +518,7 @@ def load_settings(path: Path | str, *, onboarding: bool = False) -> Settings:
         _config_dir.reset(token)
         _onboarding.reset(onboarding_token)
     settings = _with_stored_refresh_tokens(_resolve_paths(settings, path.parent))
-    if not onboarding:
+    if credentials and not onboarding:
         _require_credentials(path, settings)
     return settings
 

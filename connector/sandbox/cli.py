@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 import threading
@@ -22,7 +23,7 @@ from connector.sandbox.options import (
     TERRITORY_ACTION_LIMITS,
     SandboxOptions,
 )
-from connector.sandbox.server import Sandbox, start_sandbox
+from connector.sandbox.server import Sandbox, is_loopback, start_sandbox
 
 DEFAULT_DATA_DIR = Path(".territory-sync/sandbox")
 DEFAULT_PORT = 8765
@@ -30,7 +31,12 @@ DEFAULT_PORT = 8765
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of ``sandbox serve``."""
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default 127.0.0.1); off loopback the /__sandbox/ control "
+                             "endpoints are disabled unless --allow-remote-control")
+    parser.add_argument("--allow-remote-control", action="store_true",
+                        help="off loopback, enable the /__sandbox/ control endpoints (they mint all-scope tokens) "
+                             "for everyone who can reach the port")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: any free port)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR,
                         help=f"data directory; an org already there is reused (default {DEFAULT_DATA_DIR})")
@@ -67,16 +73,35 @@ def banner(sb: Sandbox) -> str:
     ])
 
 
-def serve(args: argparse.Namespace, *, stop: threading.Event, out: TextIO = sys.stdout,
+def remote_warning(host: str, port: int, *, allow_remote_control: bool) -> str | None:
+    """What ``serve`` says on stderr before listening off loopback (None on loopback)."""
+    if is_loopback(host):
+        return None
+    control = "(/__sandbox/..., which mint all-scope tokens)"
+    return "\n".join([
+        f"WARNING: the sandbox listens on {host}, not on loopback: anyone who can reach port {port} can call its "
+        "API with the demo credentials it prints.",
+        f"  --allow-remote-control: its control endpoints {control} are ENABLED for everyone who can reach the port."
+        if allow_remote_control else
+        f"  Its control endpoints {control} are disabled: they answer 403. --allow-remote-control enables them "
+        "for everyone who can reach the port.",
+    ])
+
+
+def serve(args: argparse.Namespace, *, stop: threading.Event, out: TextIO = sys.stdout, err: TextIO | None = None,
           on_ready: Callable[[Sandbox], None] | None = None) -> int:
-    """Start the sandbox the flags describe, print the banner, and run until ``stop`` is set."""
+    """Start the sandbox the flags describe (warning first if off loopback), print the banner, log a
+    line per request, and run until ``stop`` is set."""
+    warning = remote_warning(args.host, args.port, allow_remote_control=args.allow_remote_control)
+    if warning:
+        print(warning, file=err or sys.stderr, flush=True)
     options = SandboxOptions(assignment_mode=args.assignment_mode, deals_territory_key=args.deals_territory_key,
                              territory_management=not args.no_territory_management,
                              api_assign_mark=args.api_assign_mark,
                              territory_action_max_records=args.territory_action_max_records)
     with start_sandbox(args.data, accounts=args.accounts, seed=args.seed, edition=args.edition,
                        faults=fault_options_from_args(args), options=options, host=args.host, port=args.port,
-                       reset=args.reset) as sb:
+                       reset=args.reset, allow_remote_control=args.allow_remote_control, access_log=True) as sb:
         print(banner(sb), file=out, flush=True)
         if on_ready is not None:
             on_ready(sb)
@@ -91,6 +116,9 @@ def run_serve(args: argparse.Namespace) -> int:
     def on_signal(signum: int, frame: object) -> None:
         stop.set()
 
+    sandbox_log = logging.getLogger("connector.sandbox")
+    if sandbox_log.getEffectiveLevel() > logging.INFO:  # the start lines and access lines, as documented
+        sandbox_log.setLevel(logging.INFO)
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         return serve(args, stop=stop)
@@ -110,7 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m connector.sandbox.cli [flags]`` — the same as ``territory-sync sandbox serve``."""
     parser = argparse.ArgumentParser(prog="territory-sync sandbox serve", description=__doc__)
     add_serve_arguments(parser)
-    return run_serve(parser.parse_args(argv))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return run_serve(args)
 
 
 if __name__ == "__main__":

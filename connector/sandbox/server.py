@@ -13,14 +13,29 @@ sees the first one's writes); a new demo org is generated only when the director
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import logging
+import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING, Final
+from urllib.parse import parse_qsl, quote
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import (
+    LISTEN_QUEUE,
+    BaseWSGIServer,
+    WSGIRequestHandler,
+    get_sockaddr,
+    make_server,
+    select_address_family,
+)
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 from connector.config import DEFAULT_EDITION, EDITION_CONCURRENCY
 from connector.sandbox.app import ALL_SCOPES, Clock, SandboxApp, iso
@@ -30,6 +45,7 @@ from connector.sandbox.options import SandboxOptions
 from connector.sandbox.store import Store, TokenRow
 
 log = logging.getLogger(__name__)
+access_log = logging.getLogger("connector.sandbox.access")
 
 SHUTDOWN_POLL_S = 0.05  # how often the server loop checks for shutdown
 JOB_POLL_S = 0.5  # how often due scheduled territory jobs are looked for
@@ -39,14 +55,79 @@ JOB_POLL_S = 0.5  # how often due scheduled territory jobs are looked for
 SandboxCredentials = DemoCredentials
 
 
+CONTROL_SEGMENT: Final = "__sandbox"  # the first path segment of the control endpoints
+# Query parameters whose values an access line masks (OAuth secrets, grant codes).
+SECRET_PARAMS: Final = frozenset({"client_secret", "refresh_token", "access_token", "code", "password", "token"})
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (what the server binds to) is reachable from this machine only: ``localhost``
+    or a loopback address (127.0.0.0/8, ::1). A wildcard (``0.0.0.0``, ``::``, empty), another
+    address or any other name is not."""
+    name = host.strip().strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def control_enabled(host: str, *, allow_remote_control: bool) -> bool:
+    """The ``/__sandbox/`` control endpoints (which mint all-scope grant codes, expire tokens, change
+    faults) answer on loopback; off loopback only when remote control is explicitly allowed."""
+    return allow_remote_control or is_loopback(host)
+
+
+class ControlGuard:
+    """WSGI middleware: while ``enabled`` is false, every ``/__sandbox/`` path answers 403
+    ``CONTROL_DISABLED`` (in Zoho's error shape) and never reaches the sandbox."""
+
+    def __init__(self, app: WSGIApplication, *, enabled: bool) -> None:
+        self.app = app
+        self.enabled = enabled
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        first = environ.get("PATH_INFO", "").lstrip("/").split("/", 1)[0]
+        if self.enabled or first != CONTROL_SEGMENT:
+            return self.app(environ, start_response)
+        body = json.dumps({
+            "code": "CONTROL_DISABLED",
+            "details": {},
+            "message": "the sandbox's control endpoints (/__sandbox/...) are disabled: it listens off loopback. "
+                       "Restart it with --allow-remote-control to enable them for everyone who can reach it",
+            "status": "error",
+        }).encode()
+        start_response("403 FORBIDDEN", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+
+def redacted_target(target: str) -> str:
+    """A request target (path and query) with the values of secret query parameters masked."""
+    path, sep, query = target.partition("?")
+    if not sep:
+        return path
+    pairs = [(k, "***" if k.lower() in SECRET_PARAMS else v) for k, v in parse_qsl(query, keep_blank_values=True)]
+    return path + "?" + "&".join(f"{quote(k, safe='')}={v if v == '***' else quote(v, safe='')}" for k, v in pairs)
+
+
 class _QuietHandler(WSGIRequestHandler):
     """Request lines go to this module's logger at DEBUG, not to stderr."""
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        log.debug("%s %s", self.requestline, code)
+        log.debug("%s %s %s", self.command, redacted_target(self.path), code)
 
     def log(self, type: str, message: str, *args: object) -> None:
         log.debug(message, *args)
+
+
+class _AccessLogHandler(_QuietHandler):
+    """One INFO line per request on ``connector.sandbox.access`` (``sandbox serve``):
+    client address, request line with secret query values masked, status."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        access_log.info('%s "%s %s %s" %s', self.client_address[0], self.command, redacted_target(self.path),
+                        self.request_version, getattr(code, "value", code))
 
 
 class SandboxAdmin:
@@ -78,10 +159,13 @@ class SandboxAdmin:
 class Sandbox:
     """A running sandbox. Use as a context manager, or call ``close()``."""
 
-    def __init__(self, *, store: Store, app: SandboxApp, middleware: LimitsAndFaults, server: BaseWSGIServer) -> None:
+    def __init__(self, *, store: Store, app: SandboxApp, middleware: LimitsAndFaults, server: BaseWSGIServer,
+                 control: ControlGuard | None = None) -> None:
         self.store = store
         self.app = app
         self._server = server
+        self.wsgi_app: WSGIApplication = server.app  # everything the server answers, control guard included
+        self.control_enabled = control is None or control.enabled
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": SHUTDOWN_POLL_S},
                                         name="sandbox-http", daemon=True)
         self.base_url = f"http://{server.host}:{server.port}"
@@ -177,6 +261,12 @@ def open_store(data_dir: Path, *, accounts: int, seed: int, reset: bool = False,
     return store
 
 
+def _listening_socket(host: str, port: int) -> socket.socket:
+    """A socket listening on ``host:port``; raises ``OSError`` when it cannot (address in use, not ours)."""
+    family = select_address_family(host, port)
+    return socket.create_server(get_sockaddr(host, port, family), family=family, backlog=LISTEN_QUEUE)
+
+
 def start_sandbox(
     data_dir: Path,
     *,
@@ -191,8 +281,13 @@ def start_sandbox(
     clock: Clock | None = None,
     sleep: Callable[[float], None] = time.sleep,
     reset: bool = False,
+    allow_remote_control: bool = False,
+    access_log: bool = False,
 ) -> Sandbox:
-    """Start a sandbox serving ``data_dir`` on ``host:port`` (0: a free port) in a background thread."""
+    """Start a sandbox serving ``data_dir`` on ``host:port`` (0: a free port) in a background thread.
+
+    Off loopback the ``/__sandbox/`` control endpoints answer 403 unless ``allow_remote_control``
+    (see ``control_enabled``). ``access_log``: one INFO line per request (``sandbox serve``)."""
     if edition.lower() not in EDITION_CONCURRENCY:
         raise ValueError(f"unknown edition {edition!r}: use one of {', '.join(EDITION_CONCURRENCY)}")
     opts = options or SandboxOptions(assignment_mode=assignment_mode)
@@ -203,5 +298,12 @@ def start_sandbox(
     app = SandboxApp(store, options=opts, clock=now)
     middleware = LimitsAndFaults(app, edition=edition.lower(), options=faults or FaultOptions(), seed=seed,
                                  clock=now, sleep=sleep, on_expire_tokens=app.expire_tokens)
-    server = make_server(host, port, middleware, threaded=True, request_handler=_QuietHandler)
-    return Sandbox(store=store, app=app, middleware=middleware, server=server).start()
+    control = ControlGuard(middleware, enabled=control_enabled(host, allow_remote_control=allow_remote_control))
+    try:
+        with _listening_socket(host, port) as sock:  # werkzeug would print and sys.exit(1) on a bind error
+            server = make_server(host, port, control, threaded=True, fd=sock.fileno(),
+                                 request_handler=_AccessLogHandler if access_log else _QuietHandler)
+    except BaseException:
+        store.close()
+        raise
+    return Sandbox(store=store, app=app, middleware=middleware, server=server, control=control).start()

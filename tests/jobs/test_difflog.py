@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from jobs.difflog import KEYS, DiffLog, read_diff_log, run_log_path
+from jobs.errors import JobError
 from jobs.model import Change, ChangeSet, Outcome, Reason
 
 GOLDEN = Path(__file__).parent / "golden" / "difflog.jsonl"
@@ -160,3 +163,28 @@ def test_writing_to_a_closed_log_is_an_error(tmp_path: Path) -> None:
     log = DiffLog(tmp_path / "run.jsonl", tenant="acme", run_id=1, clock=lambda: datetime(2026, 1, 1, tzinfo=UTC))
     with pytest.raises(RuntimeError, match=r"run\.jsonl is not open"):
         log.write_planned(CHANGES)
+
+
+def test_the_diff_log_and_its_folder_are_owner_only(tmp_path: Path) -> None:
+    """A run's diff log is written 0600 in a 0700 folder (it names records, users and amounts)."""
+    previous = os.umask(0o022)
+    try:
+        path = run_log_path(tmp_path / "runs" / "demo", 1)
+        with DiffLog(path, tenant="demo", run_id=1, clock=Clock()) as log:
+            log.write_planned(CHANGES)
+    finally:
+        os.umask(previous)
+    assert [stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "runs", path.parent, path)] == [0o700, 0o700, 0o600]
+
+
+def test_a_symlink_planted_at_the_diff_log_path_is_refused(tmp_path: Path) -> None:
+    """A symbolic link at the diff log's path is not followed: the run stops with a clear error, its target intact."""
+    target = tmp_path / "elsewhere"
+    target.write_text("not yours\n")
+    path = run_log_path(tmp_path / "runs" / "demo", 1)
+    path.parent.mkdir(parents=True)
+    path.symlink_to(target)
+    with pytest.raises(JobError, match=r"is a symbolic link: refusing to write through it"), \
+            DiffLog(path, tenant="demo", run_id=1, clock=Clock()) as log:
+        log.write_planned(CHANGES)
+    assert target.read_text() == "not yours\n"

@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 
 import pytest
 import requests
+from werkzeug.test import Client
 
 from connector.sandbox import FaultOptions, start_sandbox
+from connector.sandbox.server import ControlGuard, control_enabled
 from tests.connector.sandbox.zoho_http import ZohoHttp, copy_org, template_org
 
 
@@ -162,3 +165,78 @@ def test_concurrency_limit(template: Path, tmp_path: Path) -> None:
         assert second.status_code == 429
         assert second.json()["code"] == "TOO_MANY_REQUESTS"
         assert first == [200]
+
+
+@pytest.mark.parametrize(
+    ("host", "allow", "enabled"),
+    [
+        ("127.0.0.1", False, True),
+        ("127.0.0.2", False, True),
+        ("localhost", False, True),
+        ("::1", False, True),
+        ("[::1]", False, True),
+        ("0.0.0.0", False, False),
+        ("::", False, False),
+        ("", False, False),
+        ("192.168.1.20", False, False),
+        ("sandbox.example.com", False, False),
+        ("0.0.0.0", True, True),
+        ("192.168.1.20", True, True),
+    ],
+)
+def test_control_endpoints_are_on_for_loopback_only_unless_allowed(host: str, allow: bool, enabled: bool) -> None:
+    """/__sandbox/ control is on for a loopback address, off for any other unless remote control is allowed."""
+    assert control_enabled(host, allow_remote_control=allow) is enabled
+
+
+def test_disabled_control_endpoints_answer_403(template: Path, tmp_path: Path) -> None:
+    """With control off, every /__sandbox/ endpoint answers 403 with a clear body; the Zoho API still answers."""
+    with start_sandbox(copy_org(template, tmp_path / "data")) as sb:
+        assert sb.control_enabled is True
+        guarded = Client(ControlGuard(sb.wsgi_app, enabled=False))
+        for method, path in [("POST", "/__sandbox/grant_code"), ("POST", "/__sandbox/jobs/run"),
+                             ("POST", "/__sandbox/tokens/expire"), ("GET", "/__sandbox/faults"),
+                             ("POST", "/__sandbox/faults"), ("GET", "/__sandbox/faults/stats"),
+                             ("GET", "/__sandbox"), ("GET", "/__sandbox/no-such-endpoint")]:
+            resp = guarded.open(path, method=method)
+            assert (resp.status_code, resp.json) == (403, {
+                "code": "CONTROL_DISABLED",
+                "details": {},
+                "message": "the sandbox's control endpoints (/__sandbox/...) are disabled: it listens off loopback. "
+                           "Restart it with --allow-remote-control to enable them for everyone who can reach it",
+                "status": "error",
+            }), path
+        c = sb.credentials
+        token = guarded.post("/oauth/v2/token", data={"grant_type": "refresh_token", "client_id": c.client_id,
+                                                       "client_secret": c.client_secret, "refresh_token": c.refresh_token})
+        assert token.status_code == 200
+        assert Client(sb.wsgi_app).post("/__sandbox/grant_code", json={"scopes": ["ZohoCRM.org.ALL"]}).status_code == 200
+
+
+def test_access_log_is_one_line_per_request_with_secrets_redacted(
+    template: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With access_log, each request logs one INFO line (client, method, path, status); secret query values are masked."""
+    with caplog.at_level(logging.INFO, logger="connector.sandbox"), \
+            start_sandbox(copy_org(template, tmp_path / "data"), access_log=True) as sb:
+        c = sb.credentials
+        requests.post(f"{sb.base_url}/oauth/v2/token", params={
+            "grant_type": "refresh_token", "client_id": c.client_id, "client_secret": c.client_secret,
+            "refresh_token": c.refresh_token}, timeout=10)
+        requests.get(f"{sb.base_url}/crm/v8/org", timeout=10)
+    lines = [r.getMessage() for r in caplog.records if r.name == "connector.sandbox.access"]
+    assert lines == [
+        f'127.0.0.1 "POST /oauth/v2/token?grant_type=refresh_token&client_id={c.client_id}'
+        '&client_secret=***&refresh_token=*** HTTP/1.1" 200',
+        '127.0.0.1 "GET /crm/v8/org HTTP/1.1" 401',
+    ]
+    assert c.client_secret not in caplog.text
+    assert c.refresh_token not in caplog.text
+
+
+def test_no_access_log_by_default(template: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """An in-process sandbox (tests, the embedded one of a sync) logs no access lines at INFO."""
+    with caplog.at_level(logging.INFO, logger="connector.sandbox"), \
+            start_sandbox(copy_org(template, tmp_path / "data")) as sb:
+        requests.get(f"{sb.base_url}/crm/v8/org", timeout=10)
+    assert [r for r in caplog.records if r.name == "connector.sandbox.access"] == []
