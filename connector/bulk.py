@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from connector import answers
+from connector.answers import BulkCreateAnswer, BulkStatusAnswer
 from connector.errors import FatalError, RejectedError, RetriableError
 from connector.transport import Transport
 
@@ -89,7 +91,7 @@ class BulkReader:
             if criteria is not None:
                 query["criteria"] = criteria
         reply = self._transport.send("POST", BULK_READ_PATH, json_body={"query": query}, safe=False)
-        body = reply.json()
+        body = answers.decode(reply, "POST")
         if reply.status >= 400 and isinstance(body, Mapping) and body.get("code"):
             raise RejectedError(
                 f"Zoho refused the Bulk Read job: {body.get('message') or body['code']}",
@@ -98,28 +100,36 @@ class BulkReader:
                 url=reply.url,
                 details=dict(body.get("details") or {}),
             )
-        try:
-            item = body["data"][0]
-            if reply.status >= 400 or item.get("status") != "success":
-                raise FatalError(
-                    f"Zoho refused the Bulk Read job: {item.get('code')}: {item.get('message')}",
-                    code=item.get("code"),
-                    status=reply.status,
-                    url=reply.url,
-                )
-            return str(item["details"]["id"])
-        except (KeyError, IndexError, TypeError) as exc:
-            raise FatalError("unexpected Bulk Read create answer", status=reply.status, url=reply.url) from exc
+        if body is None:
+            raise answers.malformed(reply, "POST", "", "a JSON object naming the new job", f"{reply.status} without a body")
+        item = answers.validate(BulkCreateAnswer, body, reply, "POST").data[0]
+        if reply.status >= 400 or item.status != "success":
+            raise FatalError(f"Zoho refused the Bulk Read job: {item.code}: {item.message}", code=item.code,
+                             status=reply.status, url=reply.url)
+        if item.details is None:
+            raise answers.malformed(reply, "POST", "data[0].details", "an object with the job's id", "nothing")
+        return item.details.id
 
     def status(self, job_id: str) -> BulkJob:
         reply = self._transport.send("GET", f"{BULK_READ_PATH}/{job_id}")
-        body = reply.json()
-        try:
-            return BulkJob.from_zoho(body["data"][0])
-        except (KeyError, IndexError, TypeError) as exc:
-            raise FatalError(
-                f"unexpected Bulk Read status answer for job {job_id}", status=reply.status, url=reply.url
-            ) from exc
+        if reply.status >= 400:
+            code, message = _error_of(answers.decode(reply, "GET"))
+            raise RejectedError(f"Zoho refused the status of Bulk Read job {job_id}: {message or code}", code=code,
+                                status=reply.status, url=reply.url)
+        body = answers.decode(reply, "GET")
+        if body is None:
+            raise answers.malformed(reply, "GET", "", "a JSON object with the job's state", f"{reply.status} without a body")
+        job = answers.validate(BulkStatusAnswer, body, reply, "GET").data[0]
+        result = job.result
+        return BulkJob(
+            id=job.id,
+            state=job.state,
+            count=result.count if result else None,
+            more_records=result.more_records if result else False,
+            next_page_token=result.next_page_token if result else None,
+            page=result.page if result else None,
+            error=result.error_message if result else None,
+        )
 
     def wait(self, job_id: str) -> BulkJob:
         """Poll until the job is COMPLETED; a FAILURE or the timeout raises."""
@@ -160,6 +170,13 @@ class BulkReader:
             else:
                 page += 1
         raise FatalError(f"Bulk Read of {module} did not end after {_MAX_JOBS} jobs")
+
+
+def _error_of(body: Any) -> tuple[str | None, str | None]:
+    if not isinstance(body, Mapping):
+        return None, None
+    code, message = body.get("code"), body.get("message")
+    return (str(code) if code is not None else None), (str(message) if message is not None else None)
 
 
 def rows_of_zip(content: bytes) -> Iterator[dict[str, str]]:
