@@ -14,6 +14,7 @@ import io
 import logging
 import time
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,7 @@ from typing import Any
 from connector import answers
 from connector.answers import BulkCreateAnswer, BulkStatusAnswer
 from connector.errors import FatalError, RejectedError, RetriableError
-from connector.transport import Transport
+from connector.transport import Reply, Transport
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +152,7 @@ class BulkReader:
         reply = self._transport.send("GET", f"{BULK_READ_PATH}/{job_id}/result")
         if reply.status >= 400:
             raise FatalError(f"Bulk Read result of job {job_id} not available", status=reply.status, url=reply.url)
-        yield from rows_of_zip(reply.content)
+        yield from rows_of_zip(reply)
 
     def read(
         self, module: str, fields: Sequence[str], *, criteria: Mapping[str, Any] | None = None
@@ -179,16 +180,33 @@ def _error_of(body: Any) -> tuple[str | None, str | None]:
     return (str(code) if code is not None else None), (str(message) if message is not None else None)
 
 
-def rows_of_zip(content: bytes) -> Iterator[dict[str, str]]:
-    """Rows of the one CSV file inside Zoho's zip."""
+def rows_of_zip(reply: Reply) -> Iterator[dict[str, str]]:
+    """Rows of the one CSV file inside Zoho's zip (the answer ``reply``). An answer that is not a
+    zip, holds no single CSV, has no ``id`` column, a row whose id is not a Zoho id, or text that
+    is not UTF-8 CSV is a ``CrmResponseError`` (rows already yielded were well-formed)."""
+
+    def bad(field: str, expected: str, got: str) -> Exception:
+        return answers.malformed(reply, "GET", field, expected, got)
+
     try:
-        archive = zipfile.ZipFile(io.BytesIO(content))
-    except zipfile.BadZipFile as exc:
-        raise FatalError("the Bulk Read result is not a zip file") from exc
+        archive = zipfile.ZipFile(io.BytesIO(reply.content))
+    except zipfile.BadZipFile:
+        raise bad("", "a zip file holding one CSV file", "something else") from None
     with archive:
         names = [n for n in archive.namelist() if n.lower().endswith(".csv")]
         if len(names) != 1:
-            raise FatalError(f"the Bulk Read zip holds {len(names)} CSV files, expected one")
-        with archive.open(names[0]) as raw:
-            text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
-            yield from csv.DictReader(text)
+            raise bad("", "a zip file holding one CSV file", f"{len(names)} CSV files")
+        try:
+            with archive.open(names[0]) as raw:
+                text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+                reader = csv.DictReader(text)
+                if "id" not in (reader.fieldnames or []):
+                    raise bad(f"{names[0]}: header", "an id column (Zoho's CSV always has one)", "no id column")
+                for line, row in enumerate(reader, start=2):
+                    rid = row.get("id")
+                    if not (isinstance(rid, str) and rid.isascii() and rid.isdigit()):
+                        raise bad(f"{names[0]}: line {line}: id", "a Zoho id (digits)",
+                                  "an empty cell" if not rid else "other text")
+                    yield row
+        except (UnicodeDecodeError, csv.Error, zipfile.BadZipFile, zlib.error, EOFError):
+            raise bad(names[0], "UTF-8 CSV text", "text that is not (a broken zip member, or not UTF-8)") from None

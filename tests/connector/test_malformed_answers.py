@@ -12,8 +12,10 @@ purpose.
 from __future__ import annotations
 
 import copy
+import io
 import json
 import re
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -342,9 +344,53 @@ def _url(ep: Endpoint) -> str | re.Pattern[str]:
     return re.compile(re.escape(ep.url) + r"(\?.*)?$")
 
 
+def _zip(files: dict[str, bytes], *, deflate: bool = False) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED if deflate else zipfile.ZIP_STORED) as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    return out.getvalue()
+
+
+def _corrupt(content: bytes) -> bytes:
+    """The zip with bytes in the middle of its (compressed) member overwritten."""
+    middle = len(content) // 3
+    return content[:middle] + b"\x00\xff" * 8 + content[middle + 16:]
+
+
+BULK_RESULTS = [
+    pytest.param(b"", "", id="empty"),
+    pytest.param(b"<html>Service unavailable</html>", "", id="not a zip"),
+    pytest.param(_zip({}), "", id="an empty zip"),
+    pytest.param(_zip({"a.csv": b"id\n1\n", "b.csv": b"id\n2\n"}), "", id="two CSV files"),
+    pytest.param(_zip({"j.txt": b"id\n1\n"}), "", id="no CSV file"),
+    pytest.param(_zip({"j.csv": b"Account_Name\nAcme\n"}), "j.csv: header", id="no id column"),
+    pytest.param(_zip({"j.csv": b""}), "j.csv: header", id="an empty CSV"),
+    pytest.param(_zip({"j.csv": b"id,Account_Name\n,Acme\n"}), "j.csv: line 2: id", id="an empty id"),
+    pytest.param(_zip({"j.csv": b"id,Account_Name\n12,Acme\nabc,Beta\n"}), "j.csv: line 3: id", id="an id not digits"),
+    pytest.param(_zip({"j.csv": b"id,Account_Name\n12,\xff\xfe\n"}), "j.csv", id="not utf-8"),
+    pytest.param(_corrupt(_zip({"j.csv": b"id,Account_Name\n" + b"12,Acme\n" * 5000}, deflate=True)), "j.csv",
+                 id="a corrupt zip member"),
+]
+
+
+@pytest.mark.parametrize(("content", "field"), BULK_RESULTS)
+def test_malformed_bulk_result_is_a_crm_response_error(content: bytes, field: str) -> None:
+    """A Bulk Read result that is not a zip of one CSV with an id column of Zoho ids is a CrmResponseError."""
+    fake_time = FakeTime()
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
+        rsps.add(responses.POST, TOKEN_URL, json=token_body())
+        rsps.add(responses.GET, f"{V8.replace('/crm/v8', '')}/crm/bulk/v8/read/{ID}/result", body=content,
+                 content_type="application/zip")
+        with _client(fake_time) as client, pytest.raises(CrmResponseError) as info:
+            list(client.bulk.download(ID))
+    assert info.value.endpoint == f"GET /crm/bulk/v8/read/{ID}/result"
+    assert info.value.field == field
+
+
 def test_the_corpus_is_large_enough() -> None:
     """The corpus holds at least 130 malformed answers over at least 15 endpoints."""
-    assert len(CASES) >= 130
+    assert len(CASES) + len(BULK_RESULTS) >= 130
     assert len(ENDPOINTS) >= 15
 
 
