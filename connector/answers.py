@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 from urllib.parse import urlsplit
@@ -449,6 +450,7 @@ def _no_constant(name: str) -> Any:
 
 
 _TOO_DEEP = object()
+_KEY = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]{0,40}")
 
 
 def _too_deep(body: Any) -> str | None:
@@ -461,6 +463,7 @@ def _too_deep(body: Any) -> str | None:
         items = value.items() if isinstance(value, dict) else enumerate(value)
         for key, child in items:
             if isinstance(child, dict | list):
-                step = f"[{key}]" if isinstance(key, int) else (f".{key}" if path else str(key))
+                name = key if isinstance(key, int) or _KEY.fullmatch(key) else "?"  # never echo odd text
+                step = f"[{name}]" if isinstance(key, int) else (f".{name}" if path else str(name))
                 stack.append((child, depth + 1, path + step))
     return None

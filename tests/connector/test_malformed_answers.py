@@ -461,3 +461,16 @@ def test_204_is_malformed_where_there_is_always_something(ep: Endpoint) -> None:
         with _client(fake_time) as client, pytest.raises(CrmResponseError) as info:
             ep.call(client)
     assert ep.endpoint in str(info.value)
+
+
+def test_a_deep_path_never_echoes_odd_keys() -> None:
+    """The path of too-deep nesting names plain keys only: a key that could hold anyone's text is shown as '?'."""
+    fake_time = FakeTime()
+    body = {"users": [], "info": {"more_records": False}, "1000.looks-like-a-token": json.loads("[" * 80 + "]" * 80)}
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
+        rsps.add(responses.POST, TOKEN_URL, json=token_body())
+        rsps.add(responses.GET, f"{V8}/users", json=body)
+        with _client(fake_time) as client, pytest.raises(CrmResponseError) as info:
+            list(client.users())
+    assert info.value.field.startswith("?[0][0]")
+    assert "looks-like-a-token" not in str(info.value)
