@@ -42,16 +42,21 @@ from urllib.parse import urlsplit
 
 import requests
 
+from connector.answers import TokenAnswer, decode, json_type, malformed, validate
 from connector.config import (
     DATA_CENTRES,
     DEFAULT_CONNECT_TIMEOUT_S,
     DEFAULT_READ_TIMEOUT_S,
     MAX_ATTEMPTS,
     MAX_RETRY_AFTER_S,
+    MAX_TOKEN_MINTS_PER_CLIENT,
+    TOKEN_LIFETIME_DEFAULT_S,
+    TOKEN_LIFETIME_MAX_S,
+    TOKEN_LIFETIME_MIN_S,
     TOKEN_REFRESH_MARGIN_S,
     ClientConfig,
 )
-from connector.errors import AuthError, ConfigError, FatalError
+from connector.errors import AuthError, ConfigError
 
 if TYPE_CHECKING:
     from connector.transport import Reply
@@ -75,9 +80,11 @@ class AccessToken:
         return now < self.expires_at - min(margin_s, lifetime / 10)
 
 
-def credential_key(accounts_url: str, client_id: str, refresh_token: str) -> str:
-    """Identifies one credential without storing the refresh token itself."""
-    digest = hashlib.sha256(refresh_token.encode()).hexdigest()[:24]
+def credential_key(accounts_url: str, client_id: str, refresh_token: str, client_secret: str = "") -> str:
+    """Identifies one credential without storing the refresh token or the secret. The secret is
+    part of it: a token cached under another secret is not reused, so a wrong secret shows at once
+    rather than when the cached token expires."""
+    digest = hashlib.sha256(f"{client_secret}\0{refresh_token}".encode()).hexdigest()[:24]
     return f"{accounts_url.rstrip('/')}|{client_id}|{digest}"
 
 
@@ -183,11 +190,14 @@ def data_centre_of(url: str) -> str | None:
 
 _CAUSES: dict[str, str] = {
     "invalid_client": (
-        "Zoho's accounts server at {accounts} does not know this client id. Check client_id, and that "
-        "the client was registered in this data centre ({dc}): a client made in another data centre "
-        "is unknown here."
+        "Zoho's accounts server at {accounts} rejected the client id or the client secret (invalid_client: "
+        "Zoho does not say which). Check both client_id and client_secret, and that the client was registered "
+        "in this data centre ({dc}): a client made in another data centre is unknown here."
     ),
-    "invalid_client_secret": "the client secret does not match the client id. Check client_secret.",
+    "invalid_client_secret": (
+        "Zoho's accounts server at {accounts} knows the client id but rejected the client secret "
+        "(invalid_client_secret). Check client_secret: it must be the secret of this client id."
+    ),
     "invalid_code": (
         "the refresh token is invalid, revoked or from another data centre than {dc} ({accounts}). "
         "Generate a new refresh token with the accounts server of the org's data centre."
@@ -197,21 +207,39 @@ _CAUSES: dict[str, str] = {
 }
 
 
-def access_token_from(body: Mapping[str, Any], requested_at: float, *, url: str) -> AccessToken:
+def token_lifetime(answer: TokenAnswer) -> float:
+    """Seconds an access token lives, from its answer, clamped to [``TOKEN_LIFETIME_MIN_S``,
+    ``TOKEN_LIFETIME_MAX_S``]; ``TOKEN_LIFETIME_DEFAULT_S`` when the answer gives none. With
+    ``expires_in_sec`` present, ``expires_in`` is in milliseconds (the SDK's older variant) and
+    ``expires_in_sec`` wins."""
+    given = answer.expires_in_sec if answer.expires_in_sec is not None else answer.expires_in
+    if given is None:
+        log.warning("the token answer gives no expires_in: taking %.0f s", TOKEN_LIFETIME_DEFAULT_S)
+        return TOKEN_LIFETIME_DEFAULT_S
+    clamped = min(max(given, TOKEN_LIFETIME_MIN_S), TOKEN_LIFETIME_MAX_S)
+    if clamped != given:
+        log.warning("the token answer's expires_in of %s s is outside %.0f..%.0f s: taking %.0f s", given,
+                    TOKEN_LIFETIME_MIN_S, TOKEN_LIFETIME_MAX_S, clamped)
+    return clamped
+
+
+def access_token_from(answer: TokenAnswer, requested_at: float) -> AccessToken:
     """The access token of a token endpoint's success answer (refresh or grant-code exchange)."""
-    # The SDK's older variant: with ``expires_in_sec`` present, ``expires_in`` is in milliseconds.
-    lifetime: Any = body.get("expires_in_sec", body.get("expires_in", 3600))
-    try:
-        seconds = float(lifetime)
-    except (TypeError, ValueError) as exc:
-        raise FatalError(f"the token endpoint's expires_in is not a number: {lifetime!r}", url=url) from exc
-    api_domain = body.get("api_domain")
     return AccessToken(
-        value=str(body["access_token"]),
+        value=answer.access_token,
         requested_at=requested_at,
-        expires_at=requested_at + seconds,
-        api_domain=str(api_domain).rstrip("/") if api_domain else None,
+        expires_at=requested_at + token_lifetime(answer),
+        api_domain=answer.api_domain.rstrip("/") if answer.api_domain else None,
     )
+
+
+def token_answer(reply: Reply) -> dict[str, Any]:
+    """The token endpoint's answer as a JSON object (success or ``{"error": ...}``), or a
+    ``CrmResponseError`` when it is none."""
+    body = decode(reply, "POST")
+    if not isinstance(body, dict):
+        raise malformed(reply, "POST", "", "a JSON object", "no body" if body is None else json_type(body))
+    return body
 
 
 class ZohoAuth(requests.auth.AuthBase):
@@ -231,8 +259,9 @@ class ZohoAuth(requests.auth.AuthBase):
         self._post = post
         self._store = store
         self._clock = clock
-        self._key = credential_key(config.accounts_url, config.client_id, config.refresh_token)
+        self._key = credential_key(config.accounts_url, config.client_id, config.refresh_token, config.client_secret)
         self.token_url = config.accounts_url.rstrip("/") + TOKEN_PATH
+        self.mints = 0  # token requests this client made (capped at MAX_TOKEN_MINTS_PER_CLIENT)
 
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
         r.headers["Authorization"] = f"Zoho-oauthtoken {self.access_token()}"
@@ -263,6 +292,15 @@ class ZohoAuth(requests.auth.AuthBase):
             return token
 
     def _refresh(self) -> AccessToken:
+        if self.mints >= MAX_TOKEN_MINTS_PER_CLIENT:
+            raise AuthError(
+                f"this run asked Zoho for {self.mints} access tokens already, the most one run may (Zoho blocks a "
+                "refresh token after 10 in 10 minutes): Zoho keeps rejecting the tokens or gives them a short life. "
+                "Check this machine's clock and that no other program uses this refresh token, then run again.",
+                code="TOKEN_MINT_CAP",
+                url=self.token_url,
+            )
+        self.mints += 1
         requested_at = self._clock()
         form = {
             "grant_type": "refresh_token",
@@ -271,13 +309,12 @@ class ZohoAuth(requests.auth.AuthBase):
             "refresh_token": self._config.refresh_token,
         }
         reply = self._post(self.token_url, form)
-        body: Any = reply.json() if reply.content else None
-        if not isinstance(body, dict):
-            raise AuthError("the token endpoint answered without a JSON object", status=reply.status, url=reply.url)
-        if body.get("error") or "access_token" not in body or reply.status >= 400:
-            raise AuthError(self._explain(str(body.get("error") or "no access_token")), code=str(body.get("error") or ""),
-                            status=reply.status, url=reply.url)
-        token = access_token_from(body, requested_at, url=reply.url)
+        body = token_answer(reply)
+        if body.get("error") or reply.status >= 400:
+            error = body.get("error")
+            code = error if isinstance(error, str) and error else f"HTTP {reply.status}"
+            raise AuthError(self._explain(code), code=code, status=reply.status, url=reply.url)
+        token = access_token_from(validate(TokenAnswer, body, reply, "POST"), requested_at)
         self._effective_api_domain(token.api_domain)  # a wrong data centre fails here, before any call
         log.info("minted an access token for client %s at %s", self._config.client_id[:8] + "…", self.token_url)
         return token
@@ -372,20 +409,19 @@ def exchange_grant_code(
     finally:
         if own_session is not None:
             own_session.close()
-    body: Any = reply.json() if reply.content else None
-    if not isinstance(body, dict):
-        raise AuthError("the token endpoint answered without a JSON object", status=reply.status, url=reply.url)
+    body = token_answer(reply)
     error = str(body.get("error") or "")
-    if error or reply.status >= 400 or not body.get("refresh_token") or not body.get("access_token"):
+    if error or reply.status >= 400 or not body.get("refresh_token"):
         dc = data_centre_of(accounts_url) or "explicit URL"
         cause = _GRANT_CAUSES.get(error, "Zoho's token endpoint refused the grant code ({error})")
         reason = error or "no refresh_token in the answer"
         raise AuthError("grant code exchange failed: " + cause.format(accounts=accounts_url, dc=dc, error=reason),
                         code=error or None, status=reply.status, url=reply.url)
-    access = access_token_from(body, requested_at, url=reply.url)
-    scopes = tuple(str(body.get("scope") or "").replace(",", " ").split())
+    answer = validate(TokenAnswer, body, reply, "POST")
+    access = access_token_from(answer, requested_at)
+    scopes = tuple((answer.scope or "").replace(",", " ").split())
     log.info("exchanged a grant code for a refresh token of client %s at %s", client_id[:8] + "…", token_url)
-    return Grant(refresh_token=str(body["refresh_token"]), access_token=access, scopes=scopes)
+    return Grant(refresh_token=str(answer.refresh_token), access_token=access, scopes=scopes)
 
 
 def forget_tokens(path: Path, accounts_url: str, client_id: str, store: TokenStore = PROCESS_TOKENS) -> int:

@@ -14,12 +14,15 @@ import io
 import logging
 import time
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from connector import answers
+from connector.answers import BulkCreateAnswer, BulkStatusAnswer
 from connector.errors import FatalError, RejectedError, RetriableError
-from connector.transport import Transport
+from connector.transport import Reply, Transport
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +92,7 @@ class BulkReader:
             if criteria is not None:
                 query["criteria"] = criteria
         reply = self._transport.send("POST", BULK_READ_PATH, json_body={"query": query}, safe=False)
-        body = reply.json()
+        body = answers.decode(reply, "POST")
         if reply.status >= 400 and isinstance(body, Mapping) and body.get("code"):
             raise RejectedError(
                 f"Zoho refused the Bulk Read job: {body.get('message') or body['code']}",
@@ -98,28 +101,36 @@ class BulkReader:
                 url=reply.url,
                 details=dict(body.get("details") or {}),
             )
-        try:
-            item = body["data"][0]
-            if reply.status >= 400 or item.get("status") != "success":
-                raise FatalError(
-                    f"Zoho refused the Bulk Read job: {item.get('code')}: {item.get('message')}",
-                    code=item.get("code"),
-                    status=reply.status,
-                    url=reply.url,
-                )
-            return str(item["details"]["id"])
-        except (KeyError, IndexError, TypeError) as exc:
-            raise FatalError("unexpected Bulk Read create answer", status=reply.status, url=reply.url) from exc
+        if body is None:
+            raise answers.malformed(reply, "POST", "", "a JSON object naming the new job", f"{reply.status} without a body")
+        item = answers.validate(BulkCreateAnswer, body, reply, "POST").data[0]
+        if reply.status >= 400 or item.status != "success":
+            raise FatalError(f"Zoho refused the Bulk Read job: {item.code}: {item.message}", code=item.code,
+                             status=reply.status, url=reply.url)
+        if item.details is None:
+            raise answers.malformed(reply, "POST", "data[0].details", "an object with the job's id", "nothing")
+        return item.details.id
 
     def status(self, job_id: str) -> BulkJob:
         reply = self._transport.send("GET", f"{BULK_READ_PATH}/{job_id}")
-        body = reply.json()
-        try:
-            return BulkJob.from_zoho(body["data"][0])
-        except (KeyError, IndexError, TypeError) as exc:
-            raise FatalError(
-                f"unexpected Bulk Read status answer for job {job_id}", status=reply.status, url=reply.url
-            ) from exc
+        if reply.status >= 400:
+            code, message = _error_of(answers.decode(reply, "GET"))
+            raise RejectedError(f"Zoho refused the status of Bulk Read job {job_id}: {message or code}", code=code,
+                                status=reply.status, url=reply.url)
+        body = answers.decode(reply, "GET")
+        if body is None:
+            raise answers.malformed(reply, "GET", "", "a JSON object with the job's state", f"{reply.status} without a body")
+        job = answers.validate(BulkStatusAnswer, body, reply, "GET").data[0]
+        result = job.result
+        return BulkJob(
+            id=job.id,
+            state=job.state,
+            count=result.count if result else None,
+            more_records=result.more_records if result else False,
+            next_page_token=result.next_page_token if result else None,
+            page=result.page if result else None,
+            error=result.error_message if result else None,
+        )
 
     def wait(self, job_id: str) -> BulkJob:
         """Poll until the job is COMPLETED; a FAILURE or the timeout raises."""
@@ -141,7 +152,7 @@ class BulkReader:
         reply = self._transport.send("GET", f"{BULK_READ_PATH}/{job_id}/result")
         if reply.status >= 400:
             raise FatalError(f"Bulk Read result of job {job_id} not available", status=reply.status, url=reply.url)
-        yield from rows_of_zip(reply.content)
+        yield from rows_of_zip(reply)
 
     def read(
         self, module: str, fields: Sequence[str], *, criteria: Mapping[str, Any] | None = None
@@ -162,16 +173,40 @@ class BulkReader:
         raise FatalError(f"Bulk Read of {module} did not end after {_MAX_JOBS} jobs")
 
 
-def rows_of_zip(content: bytes) -> Iterator[dict[str, str]]:
-    """Rows of the one CSV file inside Zoho's zip."""
+def _error_of(body: Any) -> tuple[str | None, str | None]:
+    if not isinstance(body, Mapping):
+        return None, None
+    code, message = body.get("code"), body.get("message")
+    return (str(code) if code is not None else None), (str(message) if message is not None else None)
+
+
+def rows_of_zip(reply: Reply) -> Iterator[dict[str, str]]:
+    """Rows of the one CSV file inside Zoho's zip (the answer ``reply``). An answer that is not a
+    zip, holds no single CSV, has no ``id`` column, a row whose id is not a Zoho id, or text that
+    is not UTF-8 CSV is a ``CrmResponseError`` (rows already yielded were well-formed)."""
+
+    def bad(field: str, expected: str, got: str) -> Exception:
+        return answers.malformed(reply, "GET", field, expected, got)
+
     try:
-        archive = zipfile.ZipFile(io.BytesIO(content))
-    except zipfile.BadZipFile as exc:
-        raise FatalError("the Bulk Read result is not a zip file") from exc
+        archive = zipfile.ZipFile(io.BytesIO(reply.content))
+    except zipfile.BadZipFile:
+        raise bad("", "a zip file holding one CSV file", "something else") from None
     with archive:
         names = [n for n in archive.namelist() if n.lower().endswith(".csv")]
         if len(names) != 1:
-            raise FatalError(f"the Bulk Read zip holds {len(names)} CSV files, expected one")
-        with archive.open(names[0]) as raw:
-            text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
-            yield from csv.DictReader(text)
+            raise bad("", "a zip file holding one CSV file", f"{len(names)} CSV files")
+        try:
+            with archive.open(names[0]) as raw:
+                text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+                reader = csv.DictReader(text)
+                if "id" not in (reader.fieldnames or []):
+                    raise bad(f"{names[0]}: header", "an id column (Zoho's CSV always has one)", "no id column")
+                for line, row in enumerate(reader, start=2):
+                    rid = row.get("id")
+                    if not (isinstance(rid, str) and rid.isascii() and rid.isdigit()):
+                        raise bad(f"{names[0]}: line {line}: id", "a Zoho id (digits)",
+                                  "an empty cell" if not rid else "other text")
+                    yield row
+        except (UnicodeDecodeError, csv.Error, zipfile.BadZipFile, zlib.error, EOFError):
+            raise bad(names[0], "UTF-8 CSV text", "text that is not (a broken zip member, or not UTF-8)") from None

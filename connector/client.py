@@ -32,6 +32,19 @@ from typing import Any
 
 import requests
 
+from connector import answers
+from connector.answers import (
+    FieldsAnswer,
+    OneRecord,
+    OneTerritory,
+    RecordCount,
+    RecordsById,
+    RecordsPage,
+    SharesAnswer,
+    TerritoriesPage,
+    UsersPage,
+    UserTerritoriesPage,
+)
 from connector.auth import PROCESS_TOKENS, TokenStore, ZohoAuth
 from connector.bulk import BulkReader
 from connector.config import (
@@ -119,14 +132,19 @@ class ZohoClient:
         None leaves it out, which lists all users. (``AllUsers`` is a v7 value that Zoho's v8
         OpenAPI file no longer lists, so it is not sent by default.)"""
         params = {"type": type} if type is not None else {}
-        for item in self._numbered(f"{API}/users", "users", params, per_page):
+        for item in self._numbered(f"{API}/users", "users", UsersPage, params, per_page):
             yield User.from_zoho(item)
 
     def field_metadata(self, module: str) -> dict[str, Any]:
-        """The body of ``GET /settings/fields?module=`` (``mappings.catalogue`` reads it)."""
+        """The body of ``GET /settings/fields?module=`` (``mappings.catalogue`` reads it), checked:
+        an answer without fields is malformed (every module has fields), never "no such field"."""
         reply = self._get(f"{API}/settings/fields", {"module": module})
-        body = reply.json()
-        return dict(body) if isinstance(body, Mapping) else {"fields": []}
+        body = answers.decode(reply, "GET")
+        if body is None:
+            raise answers.malformed(reply, "GET", "fields", "the module's fields (every module has fields)",
+                                    f"{reply.status} without a body")
+        answers.validate(FieldsAnswer, body, reply, "GET")
+        return dict(body)
 
     # -- records -------------------------------------------------------------------------------
 
@@ -162,19 +180,21 @@ class ZohoClient:
         """How many records ``module`` holds (``GET /{module}/actions/count``, zoho-api.md 4.6):
         one call, every record of the module (no territory filter)."""
         reply = self._get(f"{API}/{module}/actions/count")
-        body = reply.json()
-        count = body.get("count") if isinstance(body, Mapping) else None
-        if isinstance(count, bool) or not isinstance(count, int | str) or not str(count).isdigit():
-            raise FatalError(f"Zoho's record count of {module} has no usable count: {body!r}", status=reply.status,
-                             url=reply.url)
-        return int(count)
+        body = answers.decode(reply, "GET")
+        if body is None:
+            raise answers.malformed(reply, "GET", "count", "a count (Zoho answers {\"count\": 0} for none)",
+                                    f"{reply.status} without a body")
+        return answers.validate(RecordCount, body, reply, "GET").count
 
     def record(self, module: str, record_id: str, fields: Sequence[str] | None = None) -> dict[str, Any] | None:
         """One record (with its ``Territories``), or None if Zoho has nothing for the id."""
         params = {"fields": ",".join(fields)} if fields else None
         reply = self._get(f"{API}/{module}/{record_id}", params)
-        data = (reply.json() or {}).get("data") or []
-        return dict(data[0]) if data else None
+        body = answers.decode(reply, "GET")
+        if body is None:
+            return None
+        data = answers.validate(OneRecord, body, reply, "GET").data
+        return dict(body["data"][0]) if data else None
 
     def update_records(
         self, module: str, records: Sequence[Mapping[str, Any]], *, batch_size: int = MAX_RECORDS_PER_WRITE
@@ -283,7 +303,9 @@ class ZohoClient:
     ) -> Iterator[Territory]:
         """Every territory, with the rule criteria named in ``include``."""
         params = {"include": ",".join(include)} if include else {}
-        for item in self._numbered(f"{API}/settings/territories", "territories", params, per_page):
+        pages = self._numbered(f"{API}/settings/territories", "territories", TerritoriesPage, params, per_page,
+                               required="the org's root territory at least (every org with Territory Management has it)")
+        for item in pages:
             yield Territory.from_zoho(item)
 
     def territory(
@@ -292,8 +314,11 @@ class ZohoClient:
         """One territory, with the rule criteria named in ``include`` (Zoho sends none unless asked)."""
         params = {"include": ",".join(include)} if include else None
         reply = self._get(f"{API}/settings/territories/{territory_id}", params)
-        items = (reply.json() or {}).get("territories") or []
-        return Territory.from_zoho(items[0]) if items else None
+        body = answers.decode(reply, "GET")
+        if body is None:
+            return None
+        items = answers.validate(OneTerritory, body, reply, "GET").territories
+        return Territory.from_zoho(body["territories"][0]) if items else None
 
     def create_territories(self, territories: Sequence[Mapping[str, Any]]) -> list[ItemResult]:
         """Create territories (``name``, ``reporting_to``: ``{"id"}`` of the parent,
@@ -316,7 +341,7 @@ class ZohoClient:
         for chunk in chunks(list(ids), MAX_TERRITORIES_PER_WRITE):
             params = {"ids": ",".join(chunk), "delete_previous_forecasts": _bool(delete_previous_forecasts)}
             reply = self._send("DELETE", f"{API}/settings/territories", params=params, safe=False)
-            results += batch_results(reply, "territories", list(chunk))
+            results += batch_results(reply, "territories", list(chunk), method="DELETE")
         return results
 
     def transfer_and_delete_territories(
@@ -336,7 +361,8 @@ class ZohoClient:
     # -- territory members ---------------------------------------------------------------------
 
     def territory_users(self, territory_id: str, *, per_page: int = MAX_PAGE_SIZE) -> Iterator[User]:
-        for item in self._numbered(f"{API}/settings/territories/{territory_id}/users", "users", {}, per_page):
+        for item in self._numbered(f"{API}/settings/territories/{territory_id}/users", "users", UsersPage, {},
+                                   per_page):
             yield User.from_zoho(item)
 
     def add_territory_users(self, territory_id: str, user_ids: Sequence[str]) -> list[ItemResult]:
@@ -353,12 +379,13 @@ class ZohoClient:
             reply = self._send(
                 "DELETE", f"{API}/settings/territories/{territory_id}/users", params={"ids": ",".join(chunk)}, safe=False
             )
-            results += batch_results(reply, "users", list(chunk))
+            results += batch_results(reply, "users", list(chunk), method="DELETE")
         return results
 
     def user_territories(self, user_id: str, *, per_page: int = MAX_PAGE_SIZE) -> Iterator[UserTerritory]:
         """The territories a user belongs to."""
-        for item in self._numbered(f"{API}/users/{user_id}/territories", "territories", {}, per_page):
+        for item in self._numbered(f"{API}/users/{user_id}/territories", "territories", UserTerritoriesPage, {},
+                                   per_page):
             yield UserTerritory.from_zoho(item)
 
     # -- record shares -------------------------------------------------------------------------
@@ -366,7 +393,11 @@ class ZohoClient:
     def record_shares(self, module: str, record_id: str) -> list[dict[str, Any]]:
         """Who a record is shared with (Zoho's ``share`` elements)."""
         reply = self._get(f"{API}/{module}/{record_id}/actions/share", {"view": "summary"})
-        return [dict(s) for s in (reply.json() or {}).get("share") or []]
+        body = answers.decode(reply, "GET")
+        if body is None:
+            return []
+        answers.validate(SharesAnswer, body, reply, "GET")
+        return [dict(s) for s in body["share"]]
 
     def share_record(self, module: str, record_id: str, grants: Sequence[ShareGrant]) -> list[ItemResult]:
         """Share a record with users; a user who sees it already is ``AlreadySo``."""
@@ -378,12 +409,12 @@ class ZohoClient:
     def revoke_record_shares(self, module: str, record_id: str) -> ItemResult:
         """Revoke every share of a record."""
         reply = self._send("DELETE", f"{API}/{module}/{record_id}/actions/share", safe=False)
-        return batch_results(reply, "share", [record_id])[0]
+        return batch_results(reply, "share", [record_id], method="DELETE")[0]
 
     def _share(self, method: str, module: str, record_id: str, grants: Sequence[ShareGrant]) -> list[ItemResult]:
         body = {"share": [g.to_zoho() for g in grants]}
         reply = self._send(method, f"{API}/{module}/{record_id}/actions/share", json_body=body, safe=True)
-        return batch_results(reply, "share", [g.user_id for g in grants], already_so=DUPLICATE)
+        return batch_results(reply, "share", [g.user_id for g in grants], already_so=DUPLICATE, method=method)
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -401,16 +432,33 @@ class ZohoClient:
         return reply
 
     def _numbered(
-        self, path: str, key: str, params: Mapping[str, str], per_page: int
+        self,
+        path: str,
+        key: str,
+        model: type[UsersPage | TerritoriesPage | UserTerritoriesPage],
+        params: Mapping[str, str],
+        per_page: int,
+        *,
+        required: str | None = None,
     ) -> Iterator[Mapping[str, Any]]:
+        """Zoho's elements under ``key``, page after page, each page checked against ``model``.
+        ``required`` says what the first page must hold: then an empty listing is malformed."""
         pager = NumberedPaginator(per_page)
         page_params: dict[str, str] | None = pager.first()
         while page_params is not None:
             reply = self._get(path, {**params, **page_params})
-            body = reply.json() or {}
-            items = body.get(key) or []
+            body = answers.decode(reply, "GET")
+            if body is None:  # 204: nothing (more)
+                if required is not None and pager.page == 1:
+                    raise answers.malformed(reply, "GET", key, required, "204 No Content")
+                return
+            page = answers.validate(model, body, reply, "GET")
+            items = body[key]
+            if required is not None and pager.page == 1 and not items:
+                raise answers.malformed(reply, "GET", key, required, "an empty list")
             yield from items
-            page_params = pager.next(body.get("info"), [str(i.get("id")) for i in items])
+            info = page.info
+            page_params = pager.next(info.model_dump(), [str(i.get("id")) for i in items])
 
     def _record_pages(
         self,
@@ -424,10 +472,14 @@ class ZohoClient:
         page_params: dict[str, str] | None = pager.first()
         while page_params is not None:
             reply = self._get(f"{API}/{module}", {**params, "fields": ",".join(fields), **page_params}, headers)
-            body = reply.json() or {}
-            data = [dict(r) for r in body.get("data") or []]
+            body = answers.decode(reply, "GET")
+            if body is None:  # 204: no records; 304: none modified since
+                yield []
+                return
+            page = answers.validate(RecordsPage, body, reply, "GET")
+            data = [dict(r) for r in body["data"]]
             yield data
-            page_params = pager.next(body.get("info"), [str(r.get("id")) for r in data])
+            page_params = pager.next(page.info.model_dump(), [r.id for r in page.data])
 
     def _merged_records(
         self,
@@ -465,7 +517,10 @@ class ZohoClient:
             missing = [rid for rid, seen in got.items() if index not in seen]
             for chunk in chunks(missing, MAX_PAGE_SIZE // 2):
                 reply = self._get(f"{API}/{module}", {"ids": ",".join(chunk), "fields": ",".join(group)})
-                for rec in (reply.json() or {}).get("data") or []:
+                body = answers.decode(reply, "GET")
+                if body is not None:
+                    answers.validate(RecordsById, body, reply, "GET")
+                for rec in (body or {}).get("data") or []:
                     rid = str(rec["id"])
                     if rid in merged:
                         merged[rid].update(rec)
@@ -494,7 +549,7 @@ class ZohoClient:
             if reply.status == 204:
                 raise FatalError("Zoho answered a write with no content", status=204, url=reply.url)
             ids = [_opt_id(item) for item in chunk]
-            results += batch_results(reply, key, ids, already_so=already_so)
+            results += batch_results(reply, key, ids, already_so=already_so, method=method)
         return results
 
 

@@ -34,6 +34,13 @@ MAX_TERRITORIES_PER_ACCOUNT = 10
 BULK_READ_PAGE_SIZE = 200_000
 
 TOKEN_REFRESH_MARGIN_S = 300.0  # refresh an access token this long before it expires
+# The life of an access token, from the token answer's expires_in (Zoho: 3600 s), clamped to
+# these bounds: a negative, zero or tiny expires_in must not make every call mint a token.
+TOKEN_LIFETIME_DEFAULT_S = 3600.0  # when the answer gives none
+TOKEN_LIFETIME_MIN_S = 300.0
+TOKEN_LIFETIME_MAX_S = 3600.0
+# Access tokens one client (one run) may mint; Zoho blocks a refresh token after 10 in 10 minutes.
+MAX_TOKEN_MINTS_PER_CLIENT = 5
 
 # Concurrent calls per org and app, by Zoho edition (zoho-api.md 7.2).
 EDITION_CONCURRENCY: dict[str, int] = {

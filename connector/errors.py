@@ -10,6 +10,7 @@
     │   ├── RateLimitError         Zoho said "too many requests" (429, or its HTTP-400 variant)
     │   └── AmbiguousWriteError    a write may or may not have been applied: re-read before re-sending
     ├── RejectedError              Zoho refused this request's data (4xx with a code): fix the data
+    ├── CrmResponseError           Zoho's answer is malformed (empty 200, wrong JSON shape): trust nothing, stop
     └── FatalError                 a bug or a surprise (unexpected answer, paging loop): stop and report
         └── PagingError            paging cannot go on (loop, page cap, missing page token)
 
@@ -87,6 +88,35 @@ class RejectedError(ConnectorError):
     ) -> None:
         super().__init__(message, code=code, status=status, url=url)
         self.details = details or {}
+
+
+class CrmResponseError(ConnectorError):
+    """An answer of the CRM does not have the shape Zoho documents: an empty body with HTTP 200, a
+    body that is not JSON, a wrong JSON type, a missing or mistyped field the connector reads.
+
+    Not a ``FatalError`` (callers that fall back on a refusal must not fall back on this): nothing
+    in the answer is trusted and the run stops. ``endpoint`` is the method and redacted path,
+    ``field`` the path of the offending field in the body (``users[3].id``; ``""`` for the whole
+    body), ``expected`` what Zoho documents there. The message names all three and never echoes
+    a value from the answer."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        endpoint: str,
+        field: str,
+        expected: str,
+        status: int | None = None,
+        url: str | None = None,
+    ) -> None:
+        super().__init__(message, status=status, url=url)
+        self.endpoint = endpoint
+        self.field = field
+        self.expected = expected
+
+    def __str__(self) -> str:
+        return self.message  # names the endpoint and the status already
 
 
 class FatalError(ConnectorError):

@@ -20,6 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from connector import answers
+from connector.answers import ResultItem
 from connector.errors import FatalError, RejectedError
 from connector.transport import Reply
 
@@ -85,12 +87,15 @@ def batch_results(
     input_ids: Sequence[str | None],
     *,
     already_so: frozenset[str] = frozenset(),
+    method: str = "POST",
 ) -> list[ItemResult]:
-    """Per-item results of a batch answer (HTTP 200, 207 or an all-failed 4xx).
+    """Per-item results of a batch answer (HTTP 200, 207 or an all-failed 4xx) to ``method``.
 
     A 4xx whose body is one top-level error (not a per-item list) rejects the whole request and
-    raises ``RejectedError``; an answer with the wrong number of items raises ``FatalError``."""
-    body = reply.json()
+    raises ``RejectedError``; an answer with the wrong number of items raises ``FatalError``; a
+    malformed answer (not JSON, an element that is not an object or names no ``code``) raises
+    ``CrmResponseError``."""
+    body = answers.decode(reply, method, after_write=True)
     if isinstance(body, Mapping) and isinstance(body.get(key), Mapping):
         body = {key: [body[key]]}  # DELETE …/actions/share answers with one object, not a list
     if not isinstance(body, Mapping) or not isinstance(body.get(key), list):
@@ -102,13 +107,16 @@ def batch_results(
                 url=reply.url,
                 details=dict(body.get("details") or {}),
             )
-        raise FatalError(f"Zoho's answer has no '{key}' list", status=reply.status, url=reply.url)
+        if isinstance(body, Mapping):
+            got = answers.json_type(body[key]) if key in body else "nothing"
+            raise answers.malformed(reply, method, key, f"a list of {len(input_ids)} result(s)", got, after_write=True)
+        got = "no body" if body is None else answers.json_type(body)
+        raise answers.malformed(reply, method, "", "a JSON object", got, after_write=True)
     elements = body[key]
+    for index, element in enumerate(elements):
+        answers.validate(ResultItem, element, reply, method, after_write=True, prefix=(key, index))
     if len(elements) != len(input_ids):
         raise FatalError(
             f"Zoho answered {len(elements)} results for {len(input_ids)} items", status=reply.status, url=reply.url
         )
-    return [
-        item_result(el if isinstance(el, Mapping) else {}, input_id, already_so)
-        for el, input_id in zip(elements, input_ids, strict=True)
-    ]
+    return [item_result(el, input_id, already_so) for el, input_id in zip(elements, input_ids, strict=True)]

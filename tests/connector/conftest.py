@@ -13,6 +13,8 @@ import requests
 import responses
 
 from connector import ClientConfig, TokenStore, ZohoClient
+from connector.sandbox.demo import _fields as _demo_fields
+from connector.sandbox.demo import _profiles as _demo_profiles
 from tests.oas import CONTRACT
 
 ACCOUNTS = "https://accounts.zoho.com"
@@ -46,6 +48,14 @@ def make_config(**overrides: Any) -> ClientConfig:
     }
     values.update(overrides)
     return ClientConfig(**values)
+
+
+def field_answer(module: str = "Accounts", names: tuple[str, ...] = ("Industry",)) -> dict[str, Any]:
+    """A ``GET /settings/fields`` answer holding ``names``, with every key Zoho's schema requires
+    (taken from the sandbox's demo org, which is checked against that schema)."""
+    created = "2026-01-01T00:00:00+00:00"
+    fields = _demo_fields(_demo_profiles(created, {"id": "1", "name": "Admin"}), created)[module]
+    return {"fields": [f for f in fields if f["api_name"] in names]}
 
 
 def token_body(token: str = "access-1", expires_in: int = 3600, api_domain: str = API) -> dict[str, Any]:

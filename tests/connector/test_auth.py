@@ -141,9 +141,9 @@ def test_expires_in_sec_variant(rsps, client, fake_time):
 @pytest.mark.parametrize(
     ("error", "says"),
     [
-        ("invalid_client", "does not know this client id"),
+        ("invalid_client", "rejected the client id or the client secret .invalid_client: Zoho does not say which"),
         ("invalid_code", "revoked or from another data centre than US"),
-        ("invalid_client_secret", "client secret"),
+        ("invalid_client_secret", "knows the client id but rejected the client secret"),
         ("something_new", "something_new"),
     ],
 )

@@ -11,7 +11,7 @@ import pytest
 import responses
 from responses import matchers
 
-from connector import FatalError, RejectedError, RetriableError, ZohoClient
+from connector import CrmResponseError, RejectedError, RetriableError, ZohoClient
 from connector.bulk import BulkReader
 from tests.connector.conftest import API, add_token, make_config
 from tests.oas import load_sample
@@ -99,10 +99,10 @@ def test_poll_timeout(rsps, fake_time, store):
 
 
 def test_download_is_not_a_zip(rsps, client):
-    """A result that is not a zip file is a FatalError."""
+    """A result that is not a zip file is a CrmResponseError naming the result endpoint."""
     add_token(rsps)
     rsps.add(responses.GET, f"{BULK}/{JOB}/result", body=b"nope", content_type="application/zip")
-    with pytest.raises(FatalError, match="not a zip"):
+    with pytest.raises(CrmResponseError, match=f"GET /crm/bulk/v8/read/{JOB}/result .* expected a zip file"):
         list(client.bulk.download(JOB))
 
 

@@ -9,7 +9,7 @@ import pytest
 import responses
 from responses import matchers
 
-from connector import FatalError, PagingError, RejectedError
+from connector import CrmResponseError, FatalError, PagingError, RejectedError
 from tests.connector.conftest import V8, add_token
 from tests.oas import load_sample
 
@@ -168,9 +168,10 @@ def test_a_refused_record_count_raises_with_zohos_code(rsps, client):
 
 
 @pytest.mark.parametrize("body", [{}, {"count": None}, {"count": -1}, {"count": True}, ["count"]])
-def test_a_record_count_without_a_count_is_fatal(rsps, client, body):
-    """A 200 whose body has no non-negative whole ``count`` is a FatalError, not a guess."""
+def test_a_record_count_without_a_count_is_malformed(rsps, client, body):
+    """A 200 whose body has no non-negative whole ``count`` is a CrmResponseError naming it, not a guess."""
     add_token(rsps)
     rsps.add(responses.GET, f"{ACCOUNTS}/actions/count", json=body)
-    with pytest.raises(FatalError, match="no usable count"):
+    with pytest.raises(CrmResponseError, match=r"GET /crm/v8/Accounts/actions/count \(HTTP 200\) is malformed") as info:
         client.record_count("Accounts")
+    assert info.value.field == ("" if isinstance(body, list) else "count")

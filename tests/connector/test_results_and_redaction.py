@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from requests.structures import CaseInsensitiveDict
 
-from connector import AlreadySo, Applied, FatalError, Rejected, RejectedError, Scheduled
+from connector import AlreadySo, Applied, CrmResponseError, Rejected, RejectedError, Scheduled
 from connector.auth import data_centre_of
 from connector.redact import redact_path, redact_url
 from connector.results import batch_results, item_result
@@ -45,12 +45,12 @@ def test_duplicate_is_rejected_where_it_is_not_idempotent():
 
 
 def test_batch_answer_shapes():
-    """A 200 list parses, a top-level 4xx raises RejectedError, a body without the key is fatal."""
+    """A 200 list parses, a top-level 4xx raises RejectedError, a body without the key is malformed."""
     assert len(batch_results(reply(200, '{"data": [{"code": "SUCCESS", "status": "success", "details": {}}]}'),
                              "data", ["1"])) == 1
     with pytest.raises(RejectedError, match="MANDATORY_NOT_FOUND"):
         batch_results(reply(400, '{"code": "MANDATORY_NOT_FOUND", "details": {}, "status": "error"}'), "data", ["1"])
-    with pytest.raises(FatalError, match="no 'data' list"):
+    with pytest.raises(CrmResponseError, match="field data: expected a list of 1 result"):
         batch_results(reply(200, '{"other": []}'), "data", ["1"])
 
 

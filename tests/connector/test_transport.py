@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -9,19 +10,27 @@ import requests
 import responses
 import urllib3.exceptions
 
-from connector import AmbiguousWriteError, ConfigError, FatalError, RateLimitError, RetriableError, ZohoClient
+from connector import (
+    AmbiguousWriteError,
+    ConfigError,
+    CrmResponseError,
+    RateLimitError,
+    RetriableError,
+    ZohoClient,
+)
 from connector.classify import Failure
 from connector.transport import failure_of
-from tests.connector.conftest import V8, FakeTime, add_token, make_config
+from tests.connector.conftest import V8, FakeTime, add_token, field_answer, make_config
 from tests.oas import load_sample
 
 FIELDS = f"{V8}/settings/fields"
 TOO_MANY = {"code": "TOO_MANY_REQUESTS", "details": {}, "message": "too many requests", "status": "error"}
+ONE_FIELD = field_answer()
 INTERNAL = {"code": "INTERNAL_ERROR", "details": {}, "message": "Internal Server Error", "status": "error"}
 
 
 def add_fields(rsps: responses.RequestsMock, **kw: object) -> None:
-    rsps.add(responses.GET, FIELDS, json={"fields": []}, **kw)
+    rsps.add(responses.GET, FIELDS, json=ONE_FIELD, **kw)
 
 
 def test_429_then_503_then_200(rsps, client, fake_time):
@@ -30,7 +39,7 @@ def test_429_then_503_then_200(rsps, client, fake_time):
     rsps.add(responses.GET, FIELDS, status=429, json=TOO_MANY)
     rsps.add(responses.GET, FIELDS, status=503, body="")
     add_fields(rsps)
-    assert client.field_metadata("Accounts") == {"fields": []}
+    assert client.field_metadata("Accounts") == ONE_FIELD
     assert len(fake_time.sleeps) == 2
     assert all(0 <= s <= 60 for s in fake_time.sleeps)
     stats = client.stats
@@ -99,7 +108,7 @@ def test_read_timeout_on_a_read_is_retried(rsps, client):
     add_token(rsps)
     rsps.add(responses.GET, FIELDS, body=requests.ReadTimeout("read timed out"))
     add_fields(rsps)
-    assert client.field_metadata("Accounts") == {"fields": []}
+    assert client.field_metadata("Accounts") == ONE_FIELD
 
 
 def test_timeouts_are_always_set(rsps, client):
@@ -140,7 +149,7 @@ def test_concurrency_limit_is_shared_by_threads(rsps, fake_time, store):
             cond.notify_all()
             cond.wait_for(lambda: state["active"] >= limit or state["entered"] == total, timeout=5)
             state["active"] -= 1
-        return 200, {}, '{"fields": []}'
+        return 200, {}, json.dumps(ONE_FIELD)
 
     rsps.add_callback(responses.GET, FIELDS, callback=hold, content_type="application/json")
     threads = [threading.Thread(target=client.field_metadata, args=("Accounts",)) for _ in range(total)]
@@ -167,11 +176,11 @@ def test_error_from_an_unsendable_request_is_ours(rsps, client):
         client.field_metadata("Accounts")
 
 
-def test_non_json_answer_is_fatal(rsps, client):
-    """An HTML page where JSON was expected is a FatalError, not a crash in json."""
+def test_non_json_answer_is_a_crm_response_error(rsps, client):
+    """An HTML page where JSON was expected is a CrmResponseError, not a crash in json."""
     add_token(rsps)
     rsps.add(responses.GET, FIELDS, body="<html>maintenance</html>", content_type="text/html")
-    with pytest.raises(FatalError, match="not JSON"):
+    with pytest.raises(CrmResponseError, match="not JSON"):
         client.field_metadata("Accounts")
 
 
