@@ -68,6 +68,7 @@ from mappings import (
     evaluate_accounts,
     evaluate_deals,
 )
+from mappings.plan import CREATE_PERMISSION
 
 log = logging.getLogger(__name__)
 
@@ -260,16 +261,27 @@ def _territories(work: _Work) -> None:
     for key, territory in work.plan.territories.items():
         manager_id = (work.user_id(territory.manager, f"manager of {key}", key)
                       if territory.manager else None)
+        tid = work.ids[key]
+        current = work.crm[tid] if tid is not None else None
         parent_id: str | None
-        if territory.parent is None:
-            parent_id, parent_key = work.root_id, None
-        else:
+        parent_label = territory.parent
+        if territory.parent is not None:
             parent_id, parent_key = work.ids.get(territory.parent), territory.parent
+        elif current is not None and _unmanaged_parent(work, current):
+            # Top level in the plan, under a territory the plan does not manage in the CRM: it stays there.
+            parent_id, parent_key = current.parent_id, None
+            parent_label = work.territory_label(current.parent_id or "")
+        else:
+            parent_id, parent_key = work.root_id, None
+        # A key the plan omits leaves the CRM's value alone: manager, permission, description.
+        permission: str | None = territory.permission
+        if permission is None:
+            permission = current.permission_type if current is not None else CREATE_PERMISSION
         after = {
             "name": territory.name,
-            "parent": territory.parent,
+            "parent": parent_label,
             "manager": territory.manager.lower() if territory.manager and manager_id else None,
-            "permission_type": territory.permission,
+            "permission_type": permission,
             "description": territory.description or None,
         }
         payload: dict[str, Any] = {"name": territory.name}
@@ -277,9 +289,8 @@ def _territories(work: _Work) -> None:
             payload["reporting_to"] = {"id": parent_id}
         elif parent_key is not None:
             payload["parent_key"] = parent_key
-        payload["permission_type"] = territory.permission
-        tid = work.ids[key]
-        current = work.crm[tid] if tid is not None else None
+        if permission is not None:  # the CRM's own when the plan has none (D7: mandatory on update)
+            payload["permission_type"] = permission
         if manager_id is not None:
             payload["manager"] = {"id": manager_id}
         else:
@@ -304,6 +315,11 @@ def _territories(work: _Work) -> None:
             work.changes.append(Change("territory.update", target, before, after, reason, territory_key=key,
                                        territory_id=tid, payload={"id": tid, **payload}))
     _deletes(work)
+
+
+def _unmanaged_parent(work: _Work, t: CrmTerritory) -> bool:
+    """``t`` reports to a CRM territory that is neither the org's root nor one of the plan's."""
+    return t.parent_id is not None and t.parent_id != work.root_id and t.parent_id not in work.keys
 
 
 def _crm_fields(work: _Work, t: CrmTerritory) -> dict[str, Any]:

@@ -383,11 +383,11 @@ class _Builder:
                 continue
             self.check_user(member, (*path, "members"), "member")
             members.append(member)
-        permission = self.typed(raw, "permission", str, path, "read_only or read_write_delete") or "read_only"
-        if permission not in PERMISSIONS:
+        permission = self.typed(raw, "permission", str, path, "read_only or read_write_delete")
+        if permission is not None and permission not in PERMISSIONS:
             self.problem((*path, "permission"), f'unknown permission "{permission}"',
                          'Use "read_only" or "read_write_delete".')
-            permission = "read_only"
+            permission = None
         priority = self.typed(raw, "priority", int, path, "an integer")
         accounts_text = self.typed(raw, "accounts", str, path, "criteria text")
         accounts: Criteria | None = None
@@ -410,7 +410,7 @@ class _Builder:
             parent=self.typed(raw, "parent", str, path, "a territory key"),
             manager=manager,
             members=tuple(members),
-            permission=cast("Permission", permission),
+            permission=cast("Permission | None", permission),
             description=self.typed(raw, "description", str, path, "a string") or "",
             accounts=accounts,
             accounts_all=accounts_all,
