@@ -187,6 +187,7 @@ def _run(
     try:
         with open_crm(tenant, settings.storage) as crm, DiffLog(log_path, tenant=name, run_id=run_id) as difflog:
             client = crm.client
+            ownership = ledger.ownership(name)
             snapshot = pull(
                 client,
                 plan,
@@ -197,9 +198,10 @@ def _run(
                 full=full,
                 progress=(lambda stage, n: progress(f"pull {stage}", n, None)) if progress else None,
                 concurrency=tenant.effective_concurrency,
+                owned_deals=any(module == "Deals" for module, _, _ in ownership.assignments),
             )
             plan = load_plan(tenant.plan, catalogue=snapshot.catalogues, users=user_refs(snapshot.users))
-            change_set = diff(snapshot, plan, ledger.ownership(name), targets=tenant.targets)
+            change_set = diff(snapshot, plan, ownership, targets=tenant.targets)
             estimate = estimate_calls(change_set)
             guardrails = tuple(
                 check_guardrails(
