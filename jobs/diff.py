@@ -10,13 +10,18 @@ What it decides, in apply order (``jobs.model.PHASES``):
   territory whose parent is created in the same run has no parent id yet: its payload carries
   ``"parent_key"`` instead of ``"reporting_to"``, and ``resolve_change`` fills it in from the ids
   the earlier creates returned. ``territory.update`` when name, parent, manager, permission or
-  description differ (a plan territory without a manager or description leaves the CRM's as it
-  is). ``territory.delete`` only for territories the ledger says we created and the
+  description differ. A key the plan omits leaves the CRM's value alone: no ``name`` keeps the
+  CRM's name (the key names a created one), no ``manager``, ``description`` or ``permission``
+  keeps the CRM's (an update sends the CRM's own ``permission_type`` back; a create gets
+  ``read_only``, Zoho requiring one), and no ``parent`` keeps a CRM parent the plan does not
+  manage (under one of the plan's own territories, the plan's top level wins: it moves to the
+  root). ``territory.delete`` only for territories the ledger says we created and the
   plan dropped, bottom-up, as transfer-and-delete (children to its parent) when it has children.
   The org's root territory is never touched.
 * **Members** (the manager counts: Zoho makes the manager a member): added when missing; removed
   only when the connector added them (or ``prune_manual``), never the territory's manager.
-* **Assignments** of Accounts and Deals: missing ones added; ones the plan no longer wants are
+* **Assignments** of Accounts and Deals (Deals only as ``mappings.evaluate_deals`` gives them: a
+  plan with ``deals = "none"`` adds none, and removes the connector's own): missing ones added; ones the plan no longer wants are
   removed when the connector made them, kept and reported when a person did (unless
   ``prune_manual``), and only reported when Zoho's own rules did (``$assigned: "automatically"``
   cannot be removed through the API). Adds respect Zoho's caps (10 per account, exactly one per
@@ -273,18 +278,19 @@ def _territories(work: _Work) -> None:
             parent_label = work.territory_label(current.parent_id or "")
         else:
             parent_id, parent_key = work.root_id, None
-        # A key the plan omits leaves the CRM's value alone: manager, permission, description.
+        # A key the plan omits leaves the CRM's value alone: name, manager, permission, description.
+        name = territory.name if territory.name_given or current is None else current.name
         permission: str | None = territory.permission
         if permission is None:
             permission = current.permission_type if current is not None else CREATE_PERMISSION
         after = {
-            "name": territory.name,
+            "name": name,
             "parent": parent_label,
             "manager": territory.manager.lower() if territory.manager and manager_id else None,
             "permission_type": permission,
             "description": territory.description or None,
         }
-        payload: dict[str, Any] = {"name": territory.name}
+        payload: dict[str, Any] = {"name": name}
         if parent_id is not None:
             payload["reporting_to"] = {"id": parent_id}
         elif parent_key is not None:

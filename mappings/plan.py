@@ -103,7 +103,7 @@ class TargetPlan:
 @dataclass(frozen=True, slots=True)
 class Territory:
     key: str
-    name: str
+    name: str  # the key when the plan names none
     parent: str | None = None
     manager: str | None = None
     members: tuple[str, ...] = ()
@@ -121,6 +121,7 @@ class Territory:
     targets: tuple[TargetPlan, ...] = ()
     accounts_text: str = ""  # normalized text of the rule, for display and the version hash
     deals_text: str = ""
+    name_given: bool = True  # False: ``name`` omitted; a CRM territory it maps to keeps its name
 
     @property
     def takes_deals(self) -> bool:

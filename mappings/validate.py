@@ -420,6 +420,7 @@ class _Builder:
             targets=targets,
             accounts_text=crit.to_text(accounts) if accounts is not None else "",
             deals_text=crit.to_text(deals) if deals is not None else "",
+            name_given=raw.get("name") is not None,
         )
 
     def targets(self, raw: Any, path: KeyPath, members: Sequence[str]) -> tuple[TargetPlan, ...]:

@@ -517,6 +517,27 @@ def test_shares_are_granted_changed_and_revoked_only_where_ours() -> None:
     assert cs.changes[1].territory_id == EMEA.id
 
 
+def test_parent_visibility_off_keeps_a_parents_sharing_rule_off_its_childrens_accounts() -> None:
+    """A sharing rule on EMEA reaches UK's accounts only while parent_visibility is on (the default)."""
+    accounts = [account("a1", "UK", assigned(UK.id, "UK"))]
+    on = run(snapshot(accounts=accounts, shares={"a1": ()}), plan=plan_of(PLAN, SHARING))
+    assert kinds(on) == [("share.grant", "Accounts/a1 share dora@zylker.example")]
+    off = plan_of(PLAN.replace("version = 1\n", "version = 1\n[settings]\nparent_visibility = false\n"), SHARING)
+    assert run(snapshot(accounts=accounts, shares={"a1": ()}), plan=off).changes == ()
+
+
+def test_a_territory_without_a_name_keeps_the_crms_name() -> None:
+    """A plan territory that omits name is named by its key only when created: a CRM territory the
+    ledger maps it to keeps its own name."""
+    bare = plan_of('version = 1\n[territories.emea]\nmanager = "anna@zylker.example"\n')
+    assert bare.territories["emea"].name == "emea"
+    kept = run(snapshot(territories=(ROOT, replace(EMEA, name="Europe, Middle East")),
+                        members={EMEA.id: frozenset({ANNA.id})}), plan=bare, ownership=owned(ids={"emea": EMEA.id}))
+    assert kept.changes == ()
+    created = run(snapshot(territories=(ROOT,), members={}), plan=bare)
+    assert [c.payload["name"] for c in created.changes if c.kind == "territory.create"] == ["emea"]
+
+
 # ── targets ─────────────────────────────────────────────────────────────────────────────────────
 
 TARGETS = """
