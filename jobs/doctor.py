@@ -477,14 +477,12 @@ class _Doctor:
         if not blocked:
             return Finding("guardrails", PASS, f"the dry run (run {report.run_id}) passes all "
                                                f"{len(report.guardrails)} guardrails", data=data)
-        names = ", ".join(g.name for g in blocked)
-        detail = "; ".join(f"guardrail {g.name} blocks the next sync: {g.message}" for g in blocked)
+        detail = "; ".join(f"{g.name}: {g.message}" for g in blocked)
         overrides = " ".join(f"--override {g.name}" for g in blocked)
         fix = (f"check the changes with `territory-sync plan --tenant {self.name}`; if they are intended, run "
                f"`territory-sync sync --tenant {self.name} {overrides}`, otherwise fix the plan or the "
                f"guardrail's setting in [tenants.{self.name}.guardrails]")
-        return Finding("guardrails", FAIL, f"the dry run (run {report.run_id}) is blocked by {names}: {detail}",
-                       fix, data)
+        return Finding("guardrails", FAIL, f"the dry run (run {report.run_id}) is blocked by {detail}", fix, data)
 
     def credits(self, report: RunReport) -> Finding:
         with suppress(ConnectorError):  # one cheap call: the credits header after the dry run's reads
