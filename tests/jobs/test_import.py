@@ -34,8 +34,8 @@ from jobs.run import run_sync
 from jobs.settings import load_settings
 from mappings import PlanValidationError, UserRef, load_plan
 from mappings.catalogue import FieldCatalogue
-from mappings.plan import CREATE_PERMISSION
 from mappings.criteria import to_zoho
+from mappings.plan import CREATE_PERMISSION
 from tests.jobs.test_e2e import client_for, url_tenant
 
 REPO = Path(__file__).resolve().parents[2]
