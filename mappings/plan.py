@@ -7,7 +7,7 @@ A plan is one TOML file (see ``examples/plan.example.toml``)::
     [settings]
     fiscal_year_start_month = 4     # April
     catch_all = "unassigned"        # optional: unmatched accounts go here
-    deals = "inherit"               # default for territories without ``deals``
+    deals = "inherit"               # territories without ``deals`` take their accounts' deals ("none": no)
     parent_visibility = true        # members of territories above see the records too
 
     [lists.uk_postcodes]            # large value lists come from CSV files next to the plan
@@ -21,7 +21,7 @@ A plan is one TOML file (see ``examples/plan.example.toml``)::
     members = ["raj@example.com"]
     permission = "read_write_delete"
     accounts = "Billing_Code in @uk_postcodes"
-    deals = "inherit"
+    deals = "inherit"               # or "none", or deal criteria (then no deal comes by inheritance)
 
     [[pins]]    / [[exclusions]]   / [[sharing]]
 

@@ -33,6 +33,7 @@ from mappings.plan import (
     MAX_TERRITORIES_PER_ACCOUNT,
     MAX_TERRITORIES_PER_DEAL,
     MODULES,
+    NO_DEALS,
     PERMISSIONS,
     PLAN_VERSION,
     Access,
@@ -394,12 +395,12 @@ class _Builder:
         accounts_all = accounts_text is not None and accounts_text.strip().lower() == MATCH_ALL
         if accounts_text is not None and not accounts_all:
             accounts = self.criteria(accounts_text, (*path, "accounts"), lists, "Accounts")
-        deals_text = self.typed(raw, "deals", str, path, 'criteria text or "inherit"')
+        deals_text = self.typed(raw, "deals", str, path, 'criteria text, "inherit" or "none"')
         deals: Criteria | None = None
         if deals_text is None:
             deals_inherit = settings.deals_default == INHERIT
-        elif deals_text.strip().lower() == INHERIT:
-            deals_inherit = True
+        elif deals_text.strip().lower() in (INHERIT, NO_DEALS):
+            deals_inherit = deals_text.strip().lower() == INHERIT
         else:
             deals_inherit = False
             deals = self.criteria(deals_text, (*path, "deals"), lists, "Deals")

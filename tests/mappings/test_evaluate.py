@@ -188,3 +188,11 @@ def test_a_territory_that_inherits_under_deals_none_takes_only_its_own_accounts_
     assert plan.assigns_deals is True
     assert deals.territory == {"d-de": "de"}
     assert deals.unmatched == ("d-none",)
+
+
+def test_a_territory_with_deals_none_takes_no_deals_under_the_inherit_default() -> None:
+    """A territory's own ``deals = "none"`` opts it out of the inherit default: its accounts' deals
+    get no territory from the plan, the other territories' still inherit."""
+    plan, deals = _deals_under("inherit", 'deals = "none"')
+    assert plan.territories["de"].deals_inherit is False
+    assert deals.territory == {"d-uk": "uk", "d-fr": "rest", "d-none": "rest"}
