@@ -10,13 +10,18 @@ What it decides, in apply order (``jobs.model.PHASES``):
   territory whose parent is created in the same run has no parent id yet: its payload carries
   ``"parent_key"`` instead of ``"reporting_to"``, and ``resolve_change`` fills it in from the ids
   the earlier creates returned. ``territory.update`` when name, parent, manager, permission or
-  description differ (a plan territory without a manager or description leaves the CRM's as it
-  is). ``territory.delete`` only for territories the ledger says we created and the
+  description differ. A key the plan omits leaves the CRM's value alone: no ``name`` keeps the
+  CRM's name (the key names a created one), no ``manager``, ``description`` or ``permission``
+  keeps the CRM's (an update sends the CRM's own ``permission_type`` back; a create gets
+  ``read_only``, Zoho requiring one), and no ``parent`` keeps a CRM parent the plan does not
+  manage (under one of the plan's own territories, the plan's top level wins: it moves to the
+  root). ``territory.delete`` only for territories the ledger says we created and the
   plan dropped, bottom-up, as transfer-and-delete (children to its parent) when it has children.
   The org's root territory is never touched.
 * **Members** (the manager counts: Zoho makes the manager a member): added when missing; removed
   only when the connector added them (or ``prune_manual``), never the territory's manager.
-* **Assignments** of Accounts and Deals: missing ones added; ones the plan no longer wants are
+* **Assignments** of Accounts and Deals (Deals only as ``mappings.evaluate_deals`` gives them: a
+  plan with ``deals = "none"`` adds none, and removes the connector's own): missing ones added; ones the plan no longer wants are
   removed when the connector made them, kept and reported when a person did (unless
   ``prune_manual``), and only reported when Zoho's own rules did (``$assigned: "automatically"``
   on an assignment the ledger does not show as ours: Zoho refuses to remove those). What the
@@ -69,6 +74,7 @@ from mappings import (
     evaluate_accounts,
     evaluate_deals,
 )
+from mappings.plan import CREATE_PERMISSION
 
 log = logging.getLogger(__name__)
 
@@ -261,26 +267,37 @@ def _territories(work: _Work) -> None:
     for key, territory in work.plan.territories.items():
         manager_id = (work.user_id(territory.manager, f"manager of {key}", key)
                       if territory.manager else None)
+        tid = work.ids[key]
+        current = work.crm[tid] if tid is not None else None
         parent_id: str | None
-        if territory.parent is None:
-            parent_id, parent_key = work.root_id, None
-        else:
+        parent_label = territory.parent
+        if territory.parent is not None:
             parent_id, parent_key = work.ids.get(territory.parent), territory.parent
+        elif current is not None and _unmanaged_parent(work, current):
+            # Top level in the plan, under a territory the plan does not manage in the CRM: it stays there.
+            parent_id, parent_key = current.parent_id, None
+            parent_label = work.territory_label(current.parent_id or "")
+        else:
+            parent_id, parent_key = work.root_id, None
+        # A key the plan omits leaves the CRM's value alone: name, manager, permission, description.
+        name = territory.name if territory.name_given or current is None else current.name
+        permission: str | None = territory.permission
+        if permission is None:
+            permission = current.permission_type if current is not None else CREATE_PERMISSION
         after = {
-            "name": territory.name,
-            "parent": territory.parent,
+            "name": name,
+            "parent": parent_label,
             "manager": territory.manager.lower() if territory.manager and manager_id else None,
-            "permission_type": territory.permission,
+            "permission_type": permission,
             "description": territory.description or None,
         }
-        payload: dict[str, Any] = {"name": territory.name}
+        payload: dict[str, Any] = {"name": name}
         if parent_id is not None:
             payload["reporting_to"] = {"id": parent_id}
         elif parent_key is not None:
             payload["parent_key"] = parent_key
-        payload["permission_type"] = territory.permission
-        tid = work.ids[key]
-        current = work.crm[tid] if tid is not None else None
+        if permission is not None:  # the CRM's own when the plan has none (D7: mandatory on update)
+            payload["permission_type"] = permission
         if manager_id is not None:
             payload["manager"] = {"id": manager_id}
         else:
@@ -305,6 +322,11 @@ def _territories(work: _Work) -> None:
             work.changes.append(Change("territory.update", target, before, after, reason, territory_key=key,
                                        territory_id=tid, payload={"id": tid, **payload}))
     _deletes(work)
+
+
+def _unmanaged_parent(work: _Work, t: CrmTerritory) -> bool:
+    """``t`` reports to a CRM territory that is neither the org's root nor one of the plan's."""
+    return t.parent_id is not None and t.parent_id != work.root_id and t.parent_id not in work.keys
 
 
 def _crm_fields(work: _Work, t: CrmTerritory) -> dict[str, Any]:

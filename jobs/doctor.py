@@ -4,6 +4,7 @@
         ─► 2 scopes (a cheap GET per read scope; write scopes against the token's scope list)
         ─► 3 territory management enabled ─► 4 plan fields (the CRM's field metadata)
         ─► 5 plan users (exist, active) ─► 6 credits left against the next sync (a dry run)
+        ─► 7 guardrails: the same dry run must not be blocked by one
 
 Each check gives a ``Finding``: a name, ``pass``/``warn``/``fail``/``skipped``, a detail, and for
 anything but a pass a ``fix`` saying what to do. When the credentials do not work, the later CRM
@@ -11,7 +12,13 @@ checks are skipped; when the plan does not load, checks 4 to 6 are. Checks 4 and
 anything themselves: they run ``mappings.load_plan`` with the CRM's fields (then with its users)
 and report each problem it finds as its own finding. Check 6 runs ``jobs.run.run_sync`` as a dry
 run: the reads it makes are the next run's reads, and ``jobs.apply.estimate_calls`` prices the
-writes. ``--no-estimate`` skips it (it spends credits on reads).
+writes. Check 7 reads the guardrails of that dry run: one that blocks it is a failure naming the
+guardrail, its figure and the ``--override`` that lets the sync through. ``--no-estimate`` skips
+both (the dry run spends credits on reads).
+
+Only the scopes the plan needs are asked for: without a deal rule, deal inheritance or deal pin
+(and no deal assignment of the connector's in the ledger to take back) Deals are neither read nor
+probed, and no Deals scope is required (``jobs.pull.read_modules``).
 
 The OAuth scopes a tenant's sync needs are listed in one place, ``required_scopes``, each with what
 it is for. Read scopes are verified by a real call; a write scope cannot be tried without writing,
@@ -47,9 +54,10 @@ from jobs.apply import estimate_calls
 from jobs.crm import open_crm
 from jobs.errors import JobError
 from jobs.exits import EXIT_INCOMPLETE, EXIT_OK
-from jobs.ledger import TenantBusyError
+from jobs.ledger import Ledger, TenantBusyError
 from jobs.model import user_refs
-from jobs.run import run_sync
+from jobs.pull import read_modules
+from jobs.run import RunReport, run_sync
 from jobs.scopes import ScopeNeed, granted_scopes, required_scopes
 from jobs.settings import Settings, TenantSettings, load_settings
 from mappings import PlanError, PlanValidationError, Problem, TerritoryPlan, load_plan
@@ -68,6 +76,8 @@ _LABELS: dict[Status, str] = {PASS: "PASS", WARN: "WARN", FAIL: "FAIL", SKIPPED:
 # Zoho's answers when the org has no Territory Management (zoho-api.md; classify.CONFIG_CODES).
 TERRITORY_OFF_CODES = frozenset({"TERRITORY_NOT_ENABLED", "TERRITORY_DISABLED", "FEATURE_NOT_ENABLED"})
 MODULE_NAMES = {"accounts": "Accounts", "deals": "Deals"}  # plan keys of criteria → CRM modules
+PLAN_CHECKS = ("plan_fields", "plan_users")
+DRY_RUN_CHECKS = ("credits", "guardrails")  # both read the one dry run
 
 
 @dataclass(frozen=True)
@@ -131,8 +141,10 @@ def diagnose(settings: Settings, tenant_name: str | None, *, estimate: bool = Tr
                                data={"path": str(tenant.plan)})
     except PlanError as exc:
         plan_finding = _plan_broken(tenant.plan, exc)
+    with Ledger.open(settings.storage.ledger()) as ledger:  # deal assignments of ours: the sync reads Deals
+        owned_deals = any(module == "Deals" for module, _, _ in ledger.ownership(name).assignments)
     with open_crm(tenant, settings.storage) as crm:
-        doctor = _Doctor(settings, name, tenant, crm.client, plan)
+        doctor = _Doctor(settings, name, tenant, crm.client, plan, owned_deals=owned_deals)
         findings = doctor.run(plan_finding, estimate=estimate)
     return DoctorReport(name, tuple(findings))
 
@@ -141,8 +153,11 @@ class _Doctor:
     """The checks of one tenant, in order, sharing what earlier checks read."""
 
     def __init__(self, settings: Settings, name: str, tenant: TenantSettings, client: ZohoClient,
-                 plan: TerritoryPlan | None) -> None:
+                 plan: TerritoryPlan | None, *, owned_deals: bool = False) -> None:
         self.settings, self.name, self.tenant, self.client, self.plan = settings, name, tenant, client, plan
+        self.owned_deals = owned_deals
+        # The record modules the sync reads (a plan that does not load: all it could read).
+        self.modules = read_modules(plan, owned_deals=owned_deals) if plan is not None else ("Accounts", "Deals")
         self.fields: dict[str, dict[str, Any]] = {}  # module → GET /settings/fields body
         self.counts: dict[str, int] = {}
         self.territories_error: ConnectorError | None = None
@@ -154,22 +169,22 @@ class _Doctor:
         if credentials.status == FAIL:
             why = "skipped: the credentials check failed"
             rest = [Finding(n, SKIPPED, why) for n in ("scopes", "territory_management")]
-            rest += [plan_finding, *(Finding(n, SKIPPED, why) for n in ("plan_fields", "plan_users", "credits"))]
+            rest += [plan_finding, *(Finding(n, SKIPPED, why) for n in (*PLAN_CHECKS, *DRY_RUN_CHECKS))]
             return [credentials, *rest]
         findings = [credentials, self.scopes(), self.territory_management(), plan_finding]
         if self.plan is None:
             why = "skipped: the plan does not load"
-            return findings + [Finding(n, SKIPPED, why) for n in ("plan_fields", "plan_users", "credits")]
+            return findings + [Finding(n, SKIPPED, why) for n in (*PLAN_CHECKS, *DRY_RUN_CHECKS)]
         findings += self.plan_fields()
         findings += self.plan_users()
         if not estimate:
-            findings.append(Finding("credits", SKIPPED, "not estimated (--no-estimate): the estimate is a dry run, "
-                                                        "which spends credits on reads"))
+            why = "not estimated (--no-estimate): the estimate is a dry run, which spends credits on reads"
+            findings += [Finding(n, SKIPPED, why) for n in DRY_RUN_CHECKS]
         elif any(f.status == FAIL for f in findings):
-            findings.append(Finding("credits", SKIPPED, "skipped: the estimate is a dry run, which cannot succeed "
-                                                        "until the failures above are fixed"))
+            why = "skipped: the estimate is a dry run, which cannot succeed until the failures above are fixed"
+            findings += [Finding(n, SKIPPED, why) for n in DRY_RUN_CHECKS]
         else:
-            findings.append(self.credits())
+            findings += self.dry_run()
         return findings
 
     # -- 1. credentials ----------------------------------------------------------------------
@@ -234,7 +249,7 @@ class _Doctor:
     def scopes(self) -> Finding:
         self._probe("ZohoCRM.settings.fields.READ", lambda: self._field_metadata("Accounts"))
         self._probe("ZohoCRM.settings.territories.READ", self._territories)
-        for module in ("Accounts", "Deals"):
+        for module in self.modules:
             self._probe(f"ZohoCRM.modules.{module.lower()}.READ", partial(self._record_count, module))
         targets = self.tenant.targets
         if targets.enabled:
@@ -242,10 +257,10 @@ class _Doctor:
         if self.plan is not None and self.plan.sharing:
             self._probe("ZohoCRM.share.accounts.READ", self._shares)
         limit = self.tenant.sync.bulk_read_above
-        bulk = [m for m in ("Accounts", "Deals") if self.counts.get(m, 0) > limit]
+        bulk = [m for m in self.modules if self.counts.get(m, 0) > limit]
         if bulk:
             self._probe("ZohoCRM.bulk.READ", self._bulk)
-        needs = required_scopes(self.tenant, self.plan, bulk_modules=bulk)
+        needs = required_scopes(self.tenant, self.plan, bulk_modules=bulk, owned_deals=self.owned_deals)
         granted = granted_scopes(self.token_answer)
         missing: list[ScopeNeed] = []
         unverified: list[tuple[ScopeNeed, str]] = []
@@ -367,10 +382,12 @@ class _Doctor:
             return [self._field_problem(p, catalogues) for p in exc.problems]
         used = sum(len(_fields_of(t.accounts)) + len(_fields_of(t.deals)) for t in self.plan.territories.values())
         return [Finding("plan_fields", PASS, f"every field the plan's criteria use exists with a compatible type "
-                                             f"({used} field uses checked against Accounts and Deals)")]
+                                             f"({used} field uses checked against {' and '.join(self.modules)})")]
 
     def _catalogues(self) -> dict[str, FieldCatalogue]:
-        return criteria_catalogues(self._field_metadata)
+        if "Deals" in self.modules:
+            return criteria_catalogues(self._field_metadata)
+        return {"Accounts": FieldCatalogue.from_zoho("Accounts", self._field_metadata("Accounts"))}
 
     def _field_problem(self, p: Problem, catalogues: Mapping[str, FieldCatalogue]) -> Finding:
         assert self.plan is not None
@@ -436,14 +453,38 @@ class _Doctor:
 
     # -- 6. credits ----------------------------------------------------------------------------
 
-    def credits(self) -> Finding:
+    def dry_run(self) -> list[Finding]:
+        """Checks 6 and 7 from one dry run of the next sync."""
         try:
             report = run_sync(self.settings, self.name, dry_run=True)
         except TenantBusyError as exc:
-            return Finding("credits", SKIPPED, f"not estimated: {exc}")
+            return [Finding(n, SKIPPED, f"not estimated: {exc}") for n in DRY_RUN_CHECKS]
         except (JobError, ConnectorError, PlanError) as exc:
-            return Finding("credits", FAIL, f"the dry run that estimates the next sync failed: {type(exc).__name__}: {exc}",
-                           f"run `territory-sync plan --tenant {self.name} -v` to see where it fails")
+            failed = Finding("credits", FAIL, "the dry run that estimates the next sync failed: "
+                                              f"{type(exc).__name__}: {exc}",
+                             f"run `territory-sync plan --tenant {self.name} -v` to see where it fails")
+            return [failed, Finding("guardrails", SKIPPED, "skipped: the dry run failed (see credits)")]
+        return [self.credits(report), self.guardrails(report)]
+
+    # -- 7. guardrails -------------------------------------------------------------------------
+
+    def guardrails(self, report: RunReport) -> Finding:
+        results = [{"name": g.name, "blocked": g.blocked, "limit": g.limit, "actual": g.actual, "message": g.message}
+                   for g in report.guardrails]
+        data = {"run_id": report.run_id, "guardrails": results,
+                "blocked": [g.name for g in report.blocked_by]}
+        blocked = report.blocked_by
+        if not blocked:
+            return Finding("guardrails", PASS, f"the dry run (run {report.run_id}) passes all "
+                                               f"{len(report.guardrails)} guardrails", data=data)
+        detail = "; ".join(f"{g.name}: {g.message}" for g in blocked)
+        overrides = " ".join(f"--override {g.name}" for g in blocked)
+        fix = (f"check the changes with `territory-sync plan --tenant {self.name}`; if they are intended, run "
+               f"`territory-sync sync --tenant {self.name} {overrides}`, otherwise fix the plan or the "
+               f"guardrail's setting in [tenants.{self.name}.guardrails]")
+        return Finding("guardrails", FAIL, f"the dry run (run {report.run_id}) is blocked by {detail}", fix, data)
+
+    def credits(self, report: RunReport) -> Finding:
         with suppress(ConnectorError):  # one cheap call: the credits header after the dry run's reads
             next(iter(self.client.users("CurrentUser", per_page=1)), None)
         remaining = self.client.stats.credits_remaining
@@ -525,12 +566,13 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     parser = sub.add_parser(
         "doctor", parents=[common], help="check a tenant end to end and say what to fix",
         description="Check a tenant end to end: credentials and data centre, OAuth scopes, Territory "
-                    "Management, the plan's fields and users, and the credits left for the next sync. "
+                    "Management, the plan's fields and users, and the credits left for the next sync and "
+                    "its guardrails. "
                     "Exit 0 when nothing failed (warnings allowed), 1 when a check failed.",
     )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--no-estimate", action="store_true",
-                        help="skip the credits check (its dry run spends credits on reads)")
+                        help="skip the credits and guardrails checks (their dry run spends credits on reads)")
     parser.set_defaults(handler=run_doctor)
 
 

@@ -7,6 +7,12 @@ What is read, in this order (each stage reported as ``progress(stage, count)``):
     accounts → deals → shares of the accounts the plan's sharing rules cover (one call per
     account: Zoho has no listing of shares) → target records
 
+Deals (their field catalogue, count and records) are read only when the run needs them
+(``read_modules``): the plan gives deals territories (a deal rule, a territory that inherits its
+accounts' deals, a deal pin), or the ledger holds deal assignments the connector made, which a
+plan that no longer assigns deals takes back. Otherwise the snapshot has no deals, no Deals
+cursor moves and a token without the Deals scope can plan and sync.
+
 Members, shares and Bulk Read's per-territory listings are independent calls: they are made on up
 to ``concurrency`` threads (the client's own limit caps calls in flight) and their results are put
 back in input order, so the snapshot does not depend on which call finished first. The pages of one
@@ -98,9 +104,12 @@ def pull(
     progress: Progress | None = None,
     clock: Callable[[], datetime] = _utcnow,
     concurrency: int = DEFAULT_CONCURRENCY,
+    owned_deals: bool = False,
 ) -> Snapshot:
     """Read the CRM's live state for ``tenant``: see the module docstring for what and how.
-    ``concurrency`` bounds the threads of independent reads (the tenant's concurrent-call limit)."""
+    ``concurrency`` bounds the threads of independent reads (the tenant's concurrent-call limit);
+    ``owned_deals``: the ledger holds deal assignments the connector made (Deals are then read)."""
+    modules = read_modules(plan, owned_deals=owned_deals)
     started = clock()
     report = progress or _quiet
     me = next(iter(client.users("CurrentUser")), None)
@@ -117,23 +126,27 @@ def pull(
 
     members = dict(zip((t.id for t in territories), _each(member_ids, territories, concurrency), strict=True))
     report("members", sum(len(m) for m in members.values()))
-    catalogues = _catalogues(client, targets)
+    catalogues = _catalogues(client, targets, modules)
     report("catalogues", len(catalogues))
 
     reader = _ModuleReader(client, cache, tenant, sync, full, started, territories, catalogues, users, report,
                            concurrency)
     accounts = reader.read("Accounts", account_fields(plan, catalogues["Accounts"]), ACCOUNT_TERRITORY_FIELD)
-    deals = reader.read("Deals", deal_fields(plan, catalogues["Deals"]), deal_territory_field(catalogues["Deals"]))
+    reads = {"Accounts": accounts}
+    if "Deals" in modules:
+        reads["Deals"] = reader.read("Deals", deal_fields(plan, catalogues["Deals"]),
+                                     deal_territory_field(catalogues["Deals"]))
+    deals = reads.get("Deals", ModuleRead({}, accounts.mode, started, 0))
     shares = _shares(client, plan, accounts.rows, territories, catalogues["Accounts"], concurrency)
     report("shares", len(shares))  # accounts whose shares were read: one call each
     target_records = _targets(client, targets)
     report("targets", len(target_records))
 
-    for module, read in (("Accounts", accounts), ("Deals", deals)):
+    for module, read in reads.items():
         cache.set_cursor(tenant, module, read.cursor)
         if read.mode == "full":
             cache.set_cursor(tenant, module + FULL_MARK, started)
-    mode: Mode = "incremental" if accounts.mode == deals.mode == "incremental" else "full"
+    mode: Mode = "incremental" if all(r.mode == "incremental" for r in reads.values()) else "full"
     log.info("pulled %s: %d users, %d territories, %d accounts (%d read), %d deals (%d read), %s",
              tenant, len(users), len(territories), len(accounts.rows), accounts.read, len(deals.rows), deals.read,
              mode)
@@ -152,7 +165,14 @@ def pull(
     )
 
 
-# ── Which fields ────────────────────────────────────────────────────────────────────────────────
+# ── Which modules and fields ────────────────────────────────────────────────────────────────────
+
+
+def read_modules(plan: TerritoryPlan, *, owned_deals: bool = False) -> tuple[str, ...]:
+    """The record modules a pull reads for ``plan``: Accounts always; Deals when the plan gives
+    deals territories or the connector has deal assignments to take back (``owned_deals``)."""
+    return ("Accounts", "Deals") if plan.assigns_deals or owned_deals else ("Accounts",)
+
 
 
 def account_fields(plan: TerritoryPlan, catalogue: FieldCatalogue) -> tuple[str, ...]:
@@ -181,8 +201,11 @@ def _known(catalogue: FieldCatalogue, paths: Iterable[str]) -> tuple[str, ...]:
     return tuple(heads)
 
 
-def _catalogues(client: ZohoClient, targets: TargetsSettings) -> dict[str, FieldCatalogue]:
-    out = criteria_catalogues(client.field_metadata)
+def _catalogues(client: ZohoClient, targets: TargetsSettings, modules: Sequence[str]) -> dict[str, FieldCatalogue]:
+    if "Deals" in modules:
+        out = criteria_catalogues(client.field_metadata)
+    else:
+        out = {"Accounts": FieldCatalogue.from_zoho("Accounts", client.field_metadata("Accounts"))}
     if targets.enabled:
         out[targets.module] = FieldCatalogue.from_zoho(targets.module, client.field_metadata(targets.module))
     return out

@@ -191,6 +191,7 @@ def _run(
             learned = ledger.limit(name, TERRITORY_BATCH)
             if learned is not None:
                 client.use_territory_batch_size(learned)
+            ownership = ledger.ownership(name)
             snapshot = pull(
                 client,
                 plan,
@@ -201,9 +202,10 @@ def _run(
                 full=full,
                 progress=(lambda stage, n: progress(f"pull {stage}", n, None)) if progress else None,
                 concurrency=tenant.effective_concurrency,
+                owned_deals=any(module == "Deals" for module, _, _ in ownership.assignments),
             )
             plan = load_plan(tenant.plan, catalogue=snapshot.catalogues, users=user_refs(snapshot.users))
-            change_set = diff(snapshot, plan, ledger.ownership(name), targets=tenant.targets)
+            change_set = diff(snapshot, plan, ownership, targets=tenant.targets)
             estimate = estimate_calls(change_set, territory_batch=client.territory_batch_size)
             guardrails = tuple(
                 check_guardrails(

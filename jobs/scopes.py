@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from connector.scopes import scope_covers
+from jobs.pull import read_modules
 from jobs.settings import TenantSettings
 from mappings import PlanError, TerritoryPlan, load_plan
 
@@ -37,17 +38,21 @@ class ScopeNeed:
 
 
 def required_scopes(
-    tenant: TenantSettings, plan: TerritoryPlan | None, *, bulk_modules: Sequence[str] = ()
+    tenant: TenantSettings, plan: TerritoryPlan | None, *, bulk_modules: Sequence[str] = (),
+    owned_deals: bool = False,
 ) -> tuple[ScopeNeed, ...]:
     """Every scope this tenant's sync needs: what ``jobs.pull`` reads and ``jobs.apply`` writes
     (zoho-api.md 1.4). ``plan`` None (it does not load): the most any plan needs (deals, sharing).
-    ``bulk_modules``: modules past ``sync.bulk_read_above`` records, read with Bulk Read."""
+    ``bulk_modules``: modules past ``sync.bulk_read_above`` records, read with Bulk Read.
+    Deals scopes only when the sync reads Deals (``jobs.pull.read_modules``: the plan assigns
+    deals, or ``owned_deals``, the ledger holds deal assignments of the connector to take back)."""
+    deals = plan is None or "Deals" in read_modules(plan, owned_deals=owned_deals)
     needs = [
         ScopeNeed("ZohoCRM.users.READ", "list the org's users (plan emails → ids, who is active) and territory members"),
         ScopeNeed("ZohoCRM.settings.fields.READ", "read field metadata to type-check the plan's criteria"),
         ScopeNeed("ZohoCRM.settings.territories.READ", "read territories, their rules and members"),
         ScopeNeed("ZohoCRM.modules.accounts.READ", "read accounts and the territories on them"),
-        ScopeNeed("ZohoCRM.modules.deals.READ", "read deals and the territory on each"),
+        *([ScopeNeed("ZohoCRM.modules.deals.READ", "read deals and the territory on each")] if deals else []),
         ScopeNeed("ZohoCRM.settings.territories.CREATE", "create the plan's new territories"),
         ScopeNeed("ZohoCRM.settings.territories.UPDATE", "update territories (parent, manager, rules) and add members"),
         ScopeNeed("ZohoCRM.settings.territories.DELETE", "delete territories the plan dropped and remove members"),
@@ -55,7 +60,7 @@ def required_scopes(
         ScopeNeed("ZohoCRM.modules.accounts.UPDATE", "assign and remove territories on accounts"),
     ]
     territories = list(plan.territories.values()) if plan is not None else []
-    if plan is None or any(t.deals is not None or t.deals_inherit for t in territories):
+    if deals:
         needs.append(ScopeNeed("ZohoCRM.modules.deals.UPDATE", "assign and remove territories on deals"))
     if plan is None or plan.sharing:
         needs += [

@@ -6,7 +6,7 @@ run would do (``plan`` / ``--dry-run``); with them, also what happened::
 
     12 changes: 2 territory.create, 9 assignment.add, 1 assignment.remove
     By territory:
-      EMEA: +14 accounts, -3 (created); members +2
+      EMEA (updated: manager ben@zylker.example → anna@zylker.example): +14 accounts, -3; members +2
     By user:
       anna@zylker.example gains edit access to 37 accounts; loses access to 2
     Outcome: 10 applied, 2 rejected
@@ -34,11 +34,35 @@ EXAMPLES = 3  # examples shown per group of findings or rejections
 USERS_SHOWN = 25  # users listed in the text form (the JSON form lists every one)
 
 
+# A territory update's fields as the summary names them (the change's keys → the plan's keys).
+FIELD_LABELS: Mapping[str, str] = {"name": "name", "parent": "parent", "manager": "manager",
+                                   "permission_type": "permission", "description": "description"}
+
+
+@dataclass(frozen=True, slots=True)
+class FieldChange:
+    """One field of a territory update: its value in the CRM now and after the run (None: none)."""
+
+    field: str
+    before: str | None
+    after: str | None
+
+    def render(self) -> str:
+        return f"{self.field} {_value(self.before)} → {_value(self.after)}"
+
+
+def _value(value: str | None) -> str:
+    if value is None:
+        return "(none)"
+    return json.dumps(value, ensure_ascii=False) if " " in value else value
+
+
 @dataclass(frozen=True, slots=True)
 class TerritoryLine:
     key: str
     name: str
     action: str | None = None  # created / updated / deleted
+    fields: tuple[FieldChange, ...] = ()  # an update: each field that changes
     accounts_added: int = 0
     accounts_removed: int = 0
     deals_added: int = 0
@@ -54,7 +78,8 @@ class TerritoryLine:
             parts.append(f"+{self.deals_added} deals, -{self.deals_removed}")
         if self.members_added or self.members_removed:
             parts.append(f"members +{self.members_added}, -{self.members_removed}")
-        action = f" ({self.action})" if self.action else ""
+        changed = f": {'; '.join(f.render() for f in self.fields)}" if self.fields else ""
+        action = f" ({self.action}{changed})" if self.action else ""
         return f"{self.name}{action}: {'; '.join(parts) or 'no record or member changes'}"
 
 
@@ -204,6 +229,7 @@ def _territories(changes: Sequence[Change], snapshot: Snapshot, plan: TerritoryP
     crm_names = {t.id: t.name for t in snapshot.territories}
     counts: dict[str, Counter[str]] = {}
     actions: dict[str, str] = {}
+    updated: dict[str, tuple[FieldChange, ...]] = {}
     field = {
         ("assignment.add", "Accounts"): "accounts_added", ("assignment.remove", "Accounts"): "accounts_removed",
         ("assignment.add", "Deals"): "deals_added", ("assignment.remove", "Deals"): "deals_removed",
@@ -217,6 +243,8 @@ def _territories(changes: Sequence[Change], snapshot: Snapshot, plan: TerritoryP
         if change.kind in verbs:
             actions[key] = verbs[change.kind]
             counts.setdefault(key, Counter())
+            if change.kind == "territory.update":
+                updated[key] = _field_changes(change)
             continue
         name = field.get((change.kind, change.module if change.kind.startswith("assignment") else None))
         if name is not None:
@@ -228,9 +256,25 @@ def _territories(changes: Sequence[Change], snapshot: Snapshot, plan: TerritoryP
             return plan.territories[key].name
         return crm_names.get(key[1:], key) if key.startswith("#") else key
 
-    lines = [TerritoryLine(key, display(key), actions.get(key), **dict(counts[key]))
+    lines = [TerritoryLine(key, display(key), actions.get(key), updated.get(key, ()), **dict(counts[key]))
              for key in sorted(counts, key=lambda k: (order.get(k, len(order)), k))]
     return tuple(lines)
+
+
+def _field_changes(change: Change) -> tuple[FieldChange, ...]:
+    """Each field a territory update changes, before → after, in ``FIELD_LABELS`` order."""
+    before = change.before if isinstance(change.before, Mapping) else {}
+    after = change.after if isinstance(change.after, Mapping) else {}
+    out = []
+    for name, label in FIELD_LABELS.items():
+        old, new = _text(before.get(name)), _text(after.get(name))
+        if old != new:
+            out.append(FieldChange(label, old, new))
+    return tuple(out)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
 
 
 def _users(changes: Sequence[Change], snapshot: Snapshot, plan: TerritoryPlan) -> tuple[UserLine, ...]:
@@ -263,7 +307,11 @@ def _users(changes: Sequence[Change], snapshot: Snapshot, plan: TerritoryPlan) -
         email = emails.get(owner_id or "") or (owner.get("email") if isinstance(owner, Mapping) else None)
         if email:
             owners[rid] = str(email).lower()
-    delta = access_delta(compute_access(plan, before, owners), compute_access(plan, after, owners))
+    # Territories whose plan entry names no permission keep the CRM's.
+    permissions = {key: t.permission_type for t in snapshot.territories
+                   if (key := key_of.get(t.id)) is not None and t.permission_type}
+    delta = access_delta(compute_access(plan, before, owners, permissions),
+                         compute_access(plan, after, owners, permissions))
     return tuple(
         UserLine(user, len(d.gained_write), len(d.gained_read), len(d.upgraded), len(d.downgraded), len(d.lost))
         for user, d in sorted(delta.items())
@@ -309,4 +357,4 @@ def _outcomes(changes: Sequence[Change], outcomes: Sequence[Outcome]) -> Outcome
     )
 
 
-__all__ = ["Group", "OutcomeCounts", "RunSummary", "TerritoryLine", "UserLine", "summarize"]
+__all__ = ["FieldChange", "Group", "OutcomeCounts", "RunSummary", "TerritoryLine", "UserLine", "summarize"]

@@ -4,7 +4,8 @@ Sources of access to an account, as in Zoho (zoho-api.md §4.6):
 
 * its owner: write;
 * members of its territories: by the territory's permission (``read_only`` → read,
-  ``read_write_delete`` → write); the territory's manager: write;
+  ``read_write_delete`` → write; a territory whose plan entry names none has the CRM's, given as
+  ``permissions``, else the one it is created with); the territory's manager: write;
 * members and managers of the territories *above* its territories, the same way, when the plan's
   ``parent_visibility`` setting is on (the default; Zoho's own behaviour here is unconfirmed, §4.6 [?]);
 * overlay sharing rules on one of its territories (or, with ``parent_visibility``, on a territory
@@ -21,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from mappings.evaluate import AccountAssignments
-from mappings.plan import Access, TerritoryPlan
+from mappings.plan import CREATE_PERMISSION, Access, TerritoryPlan
 
 log = logging.getLogger(__name__)
 
@@ -79,17 +80,21 @@ class UserDelta:
         return not (self.gained_read or self.gained_write or self.upgraded or self.downgraded or self.lost)
 
 
-def territory_grants(plan: TerritoryPlan) -> dict[str, dict[str, Grant]]:
-    """Territory key → the grants an account in that territory gives (owner aside)."""
+def territory_grants(
+    plan: TerritoryPlan, permissions: Mapping[str, str] | None = None
+) -> dict[str, dict[str, Grant]]:
+    """Territory key → the grants an account in that territory gives (owner aside).
+    ``permissions``: the CRM's permission per key, for territories whose plan entry names none."""
     direct: dict[str, dict[str, Grant]] = {}
     shares: dict[str, list[tuple[str, Access]]] = {}
     for rule in plan.sharing:
         shares.setdefault(rule.territory, []).extend((u, rule.access) for u in rule.users)
     for key, territory in plan.territories.items():
         grants: dict[str, Grant] = {}
-        member_level: Access = "write" if territory.permission == "read_write_delete" else "read"
+        permission = territory.permission or (permissions or {}).get(key) or CREATE_PERMISSION
+        member_level: Access = "write" if permission == "read_write_delete" else "read"
         for member in territory.members:
-            _merge(grants, member, member_level, f"member of {key} ({territory.permission})")
+            _merge(grants, member, member_level, f"member of {key} ({permission})")
         if territory.manager:
             _merge(grants, territory.manager, "write", f"manager of {key}")
         for user, level in shares.get(key, ()):
@@ -111,9 +116,11 @@ def compute_access(
     plan: TerritoryPlan,
     assignments: AccountAssignments | Mapping[str, Sequence[str]],
     owners: Mapping[str, str],
+    permissions: Mapping[str, str] | None = None,
 ) -> AccessMap:
-    """Access per account from its territories (``assignments``) and its owner (``owners``: id → email)."""
-    by_territory = territory_grants(plan)
+    """Access per account from its territories (``assignments``) and its owner (``owners``: id → email);
+    ``permissions`` as in ``territory_grants``."""
+    by_territory = territory_grants(plan, permissions)
     territories = assignments.territories if isinstance(assignments, AccountAssignments) else assignments
     cache: dict[tuple[str, ...], dict[str, Grant]] = {}
     out: dict[str, Mapping[str, Grant]] = {}

@@ -13,10 +13,15 @@ The rules, as in Zoho (zoho-api.md §4.6):
   When more match, the plan's order decides — priority (higher first), then depth (deeper first),
   then key — and the rest is reported as ``overflow``.
 * Deals follow their territories' deal criteria (same hierarchy rules); a deal that matches no
-  deal rule takes its account's first territory (``deals = "inherit"``, the default).
+  deal rule takes the first of its account's territories that takes deals by inheritance
+  (``deals = "inherit"``, per territory or as the plan's ``[settings] deals`` default). A
+  territory with ``deals = "none"`` (by the setting) or with deal criteria takes no deal by
+  inheritance: a deal whose account sits only in such territories gets none from the plan.
 * Pins replace the rule result for their record; excluded records are left out entirely (the
   sync never touches them). Unmatched records are reported, and go to the plan's catch-all
-  territory when it names one.
+  territory when it names one (a deal only when the catch-all takes deals by inheritance). A
+  plan in which no territory takes deals (no deal rule, no inheritance, no deal pin) assigns
+  none and reports none unmatched.
 
 ``evaluate_accounts`` is columnar: it walks the hierarchy top-down and evaluates each
 territory's compiled criteria only on the rows its parent passed. ``reference_accounts`` is the
@@ -266,7 +271,8 @@ def evaluate_deals(
     *,
     account_field: str = "Account_Name.id",
 ) -> DealAssignments:
-    """Give each deal exactly one territory: a deal rule's, else its account's first territory.
+    """Give each deal exactly one territory: a deal rule's, else its account's first territory that
+    takes deals by inheritance (see the module docstring).
 
     Records carry the account as ``{"Account_Name": {"id": …}}`` (or a flat ``Account_Name.id``);
     a frame needs an ``account_field`` column.
@@ -295,6 +301,9 @@ def _finish_deals(
 ) -> DealAssignments:
     pins = plan.pins_for("Deals")
     excluded = plan.exclusions_for("Deals")
+    inherits = {key for key, t in plan.territories.items() if t.deals_inherit and t.deals is None}
+    catch_all = plan.settings.catch_all if plan.settings.catch_all in inherits else None
+    report_unmatched = plan.assigns_deals
     territory: dict[str, str] = {}
     source: dict[str, DealSource] = {}
     overflow: dict[str, tuple[str, ...]] = {}
@@ -315,13 +324,16 @@ def _finish_deals(
             if len(ranks) > MAX_TERRITORIES_PER_DEAL:
                 overflow[deal] = tuple(plan.order[r] for r in ranks[MAX_TERRITORIES_PER_DEAL:])
             continue
-        inherited = accounts.first(account) if account is not None else None
+        held = accounts.territories.get(account, ()) if account is not None else ()
+        inherited = next((key for key in held if key in inherits), None)
         if inherited is not None:
             territory[deal], source[deal] = inherited, "account"
             continue
+        if held or not report_unmatched:
+            continue  # its account's territories take no deals by inheritance: the plan gives it none
         unmatched.append(deal)
-        if plan.settings.catch_all is not None:
-            territory[deal], source[deal] = plan.settings.catch_all, "catch_all"
+        if catch_all is not None:
+            territory[deal], source[deal] = catch_all, "catch_all"
     return DealAssignments(territory, source, overflow, tuple(unmatched), frozenset(pinned), frozenset(skipped))
 
 

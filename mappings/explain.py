@@ -74,7 +74,7 @@ class RecordExplanation:
         if self.unmatched:
             lines.append("  no territory's rule matched" + (" (catch-all)" if self.territories else ""))
         if self.source == "account":
-            lines.append("  no deal rule matched: inherited from the account's first territory")
+            lines.append("  no deal rule matched: inherited from the account's first territory that takes deals")
         if self.overflow:
             lines.append(f"  over the limit, dropped: {', '.join(self.overflow)} (order: priority, depth, key)")
         for check in self.checks:

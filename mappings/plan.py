@@ -7,7 +7,7 @@ A plan is one TOML file (see ``examples/plan.example.toml``)::
     [settings]
     fiscal_year_start_month = 4     # April
     catch_all = "unassigned"        # optional: unmatched accounts go here
-    deals = "inherit"               # default for territories without ``deals``
+    deals = "inherit"               # territories without ``deals`` take their accounts' deals ("none": no)
     parent_visibility = true        # members of territories above see the records too
 
     [lists.uk_postcodes]            # large value lists come from CSV files next to the plan
@@ -21,7 +21,7 @@ A plan is one TOML file (see ``examples/plan.example.toml``)::
     members = ["raj@example.com"]
     permission = "read_write_delete"
     accounts = "Billing_Code in @uk_postcodes"
-    deals = "inherit"
+    deals = "inherit"               # or "none", or deal criteria (then no deal comes by inheritance)
 
     [[pins]]    / [[exclusions]]   / [[sharing]]
 
@@ -58,6 +58,10 @@ Split = Literal["even", "weights", "explicit"]
 MATCH_ALL = "all"
 # ``deals = "inherit"``: the deal takes its account's first territory.
 INHERIT = "inherit"
+# ``[settings] deals = "none"``: territories without ``deals`` take no deal by inheritance.
+NO_DEALS = "none"
+# The permission a territory is created with when the plan names none (Zoho requires one).
+CREATE_PERMISSION: Permission = "read_only"
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,12 +103,14 @@ class TargetPlan:
 @dataclass(frozen=True, slots=True)
 class Territory:
     key: str
-    name: str
+    name: str  # the key when the plan names none
     parent: str | None = None
     manager: str | None = None
     members: tuple[str, ...] = ()
-    permission: Permission = "read_only"
-    description: str = ""
+    # None (the key omitted): the CRM's permission stays; a territory the sync creates gets
+    # ``CREATE_PERMISSION`` (Zoho requires one on create).
+    permission: Permission | None = None
+    description: str = ""  # "" (omitted): the CRM's description stays
     # None: no account rule (Zoho: nothing assigned by rule; children still evaluated).
     accounts: Criteria | None = None
     accounts_all: bool = False  # ``accounts = "all"``
@@ -115,6 +121,12 @@ class Territory:
     targets: tuple[TargetPlan, ...] = ()
     accounts_text: str = ""  # normalized text of the rule, for display and the version hash
     deals_text: str = ""
+    name_given: bool = True  # False: ``name`` omitted; a CRM territory it maps to keeps its name
+
+    @property
+    def takes_deals(self) -> bool:
+        """Deals come to it: by its deal rule, or by inheritance from their account."""
+        return self.deals is not None or self.deals_inherit
 
     @property
     def has_account_rule(self) -> bool:
@@ -162,7 +174,7 @@ class PlanSettings:
     fiscal_year_start_month: int = 1
     catch_all: str | None = None
     prune_manual: bool = False
-    deals_default: Literal["inherit", "none"] = "inherit"
+    deals_default: Literal["inherit", "none"] = "inherit"  # for territories without ``deals``
     parent_visibility: bool = True
 
 
@@ -223,6 +235,13 @@ class TerritoryPlan:
     @cached_property
     def rank(self) -> Mapping[str, int]:
         return {key: index for index, key in enumerate(self.order)}
+
+    @cached_property
+    def assigns_deals(self) -> bool:
+        """The plan gives deals territories (a deal rule, a territory that inherits its accounts'
+        deals, or a deal pin). When it does not, a sync neither reads nor writes Deals."""
+        return any(t.takes_deals for t in self.territories.values()) or any(
+            p.module == "Deals" for p in self.pins)
 
     def pins_for(self, module: Module) -> Mapping[str, tuple[str, ...]]:
         return {p.record: p.territories for p in self.pins if p.module == module}

@@ -33,6 +33,7 @@ from mappings.plan import (
     MAX_TERRITORIES_PER_ACCOUNT,
     MAX_TERRITORIES_PER_DEAL,
     MODULES,
+    NO_DEALS,
     PERMISSIONS,
     PLAN_VERSION,
     Access,
@@ -383,23 +384,23 @@ class _Builder:
                 continue
             self.check_user(member, (*path, "members"), "member")
             members.append(member)
-        permission = self.typed(raw, "permission", str, path, "read_only or read_write_delete") or "read_only"
-        if permission not in PERMISSIONS:
+        permission = self.typed(raw, "permission", str, path, "read_only or read_write_delete")
+        if permission is not None and permission not in PERMISSIONS:
             self.problem((*path, "permission"), f'unknown permission "{permission}"',
                          'Use "read_only" or "read_write_delete".')
-            permission = "read_only"
+            permission = None
         priority = self.typed(raw, "priority", int, path, "an integer")
         accounts_text = self.typed(raw, "accounts", str, path, "criteria text")
         accounts: Criteria | None = None
         accounts_all = accounts_text is not None and accounts_text.strip().lower() == MATCH_ALL
         if accounts_text is not None and not accounts_all:
             accounts = self.criteria(accounts_text, (*path, "accounts"), lists, "Accounts")
-        deals_text = self.typed(raw, "deals", str, path, 'criteria text or "inherit"')
+        deals_text = self.typed(raw, "deals", str, path, 'criteria text, "inherit" or "none"')
         deals: Criteria | None = None
         if deals_text is None:
             deals_inherit = settings.deals_default == INHERIT
-        elif deals_text.strip().lower() == INHERIT:
-            deals_inherit = True
+        elif deals_text.strip().lower() in (INHERIT, NO_DEALS):
+            deals_inherit = deals_text.strip().lower() == INHERIT
         else:
             deals_inherit = False
             deals = self.criteria(deals_text, (*path, "deals"), lists, "Deals")
@@ -410,7 +411,7 @@ class _Builder:
             parent=self.typed(raw, "parent", str, path, "a territory key"),
             manager=manager,
             members=tuple(members),
-            permission=cast("Permission", permission),
+            permission=cast("Permission | None", permission),
             description=self.typed(raw, "description", str, path, "a string") or "",
             accounts=accounts,
             accounts_all=accounts_all,
@@ -420,6 +421,7 @@ class _Builder:
             targets=targets,
             accounts_text=crit.to_text(accounts) if accounts is not None else "",
             deals_text=crit.to_text(deals) if deals is not None else "",
+            name_given=raw.get("name") is not None,
         )
 
     def targets(self, raw: Any, path: KeyPath, members: Sequence[str]) -> tuple[TargetPlan, ...]:

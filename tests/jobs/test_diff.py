@@ -217,7 +217,8 @@ def test_manager_permission_and_description_differences_are_updates() -> None:
     snap = snapshot(territories=(ROOT, replace(EMEA, manager_id=BEN.id, description="old"), UK,
                                  replace(AMER, permission_type="read_write_delete")),
                     members={**MATCHING_MEMBERS, "2001": frozenset({ANNA.id, BEN.id})})
-    cs = run(snap)
+    stated = plan_of(PLAN.replace('name = "Americas"', 'name = "Americas"\npermission = "read_only"'))
+    cs = run(snap, plan=stated)
     assert kinds(cs) == [("territory.update", "territory amer"), ("territory.update", "territory emea")]
     amer, emea = cs.changes
     assert amer.before["permission_type"] == "read_write_delete"
@@ -231,6 +232,49 @@ def test_manager_permission_and_description_differences_are_updates() -> None:
     cs = run(snapshot(), plan=described)
     assert [(c.before["description"], c.after["description"], c.payload["description"]) for c in cs.changes] == [
         (None, "The Americas", "The Americas")]
+
+
+def test_an_adopted_territory_keeps_every_value_the_plan_omits() -> None:
+    """Adopting a CRM territory whose plan entry names no permission, manager, description or parent
+    (it sits under a territory the plan does not manage) changes none of them."""
+    region = terr("2100", "Hand made region")
+    crm_emea = replace(EMEA, parent_id=region.id, permission_type="read_write_delete", manager_id=BEN.id,
+                       description="kept")
+    bare = plan_of('version = 1\n[territories.emea]\nname = "EMEA"\naccounts = \'Billing_Country == "UK"\'\n')
+    cs = run(snapshot(territories=(ROOT, region, crm_emea), members={EMEA.id: frozenset({BEN.id})}), plan=bare)
+    assert cs.changes == ()
+
+
+def test_an_update_for_another_field_sends_the_crms_own_permission_and_parent() -> None:
+    """A rename of a territory whose plan entry omits permission and parent sends the CRM's values back
+    (Zoho's v7 doc calls permission_type mandatory on update), never a default."""
+    region = terr("2100", "Hand made region")
+    crm_emea = replace(EMEA, name="Emea old", parent_id=region.id, permission_type="read_write_delete")
+    bare = plan_of('version = 1\n[territories.emea]\nname = "EMEA"\nmanager = "anna@zylker.example"\n')
+    cs = run(snapshot(territories=(ROOT, region, crm_emea), members={EMEA.id: frozenset({ANNA.id})}), plan=bare,
+             ownership=owned(ids={"emea": EMEA.id}))
+    assert kinds(cs) == [("territory.update", "territory emea")]
+    change = cs.changes[0]
+    assert change.payload == {"id": EMEA.id, "name": "EMEA", "reporting_to": {"id": region.id},
+                              "permission_type": "read_write_delete", "manager": {"id": ANNA.id}}
+    assert {k: (change.before[k], change.after[k]) for k in change.after if change.before[k] != change.after[k]} == {
+        "name": ("Emea old", "EMEA")}
+
+
+def test_a_top_level_plan_territory_under_a_plan_territory_in_the_crm_moves_to_the_top() -> None:
+    """Omitting parent keeps an unmanaged CRM parent, but a CRM parent that is one of the plan's own
+    territories contradicts the plan's hierarchy: the territory moves to the top."""
+    cs = run(snapshot(territories=(ROOT, EMEA, UK, replace(AMER, parent_id=EMEA.id))))
+    assert kinds(cs) == [("territory.update", "territory amer")]
+    assert (cs.changes[0].before["parent"], cs.changes[0].after["parent"]) == ("emea", None)
+    assert cs.changes[0].payload["reporting_to"] == {"id": ROOT.id}
+
+
+def test_a_territory_created_without_a_permission_gets_read_only() -> None:
+    """Zoho requires permission_type on create: a plan territory without one is created read_only."""
+    cs = run(snapshot(territories=(ROOT,), members={}))
+    assert [c.payload["permission_type"] for c in cs.changes if c.kind == "territory.create"] == [
+        "read_only", "read_only", "read_write_delete"]
 
 
 def test_dropped_territories_we_created_are_deleted_bottom_up_with_transfer() -> None:
@@ -406,6 +450,22 @@ def test_a_moving_deal_drops_its_old_territory_before_taking_the_new_one() -> No
     assert cs.accounts_moving == 0
 
 
+def test_deals_none_adds_no_deal_assignment_and_takes_back_the_connectors_own() -> None:
+    """``[settings] deals = "none"``: no deal is given its account's territory; a deal territory the
+    connector put there is removed, one a person put there is kept and reported."""
+    none = plan_of(PLAN, '[settings]\ndeals = "none"\n')
+    acct = account("a1", "UK", assigned(UK.id, "UK"))
+    deals = [deal("d1", "a1"), deal("d2", "a1", assigned(UK.id, "UK")),
+             deal("d3", "a1", assigned(UK.id, "UK", by=ANNA.id))]
+    cs = run(snapshot(accounts=[acct], deals=deals), plan=none,
+             ownership=owned(assignments=[("Deals", "d2", UK.id)]))
+    assert kinds(cs) == [("assignment.remove", "Deals/d2 territory uk")]
+    assert findings(cs, "manual_kept") == ["Deals/d3 territory uk"]
+    assert findings(cs, "unmatched") == []
+    inherit = run(snapshot(accounts=[acct], deals=deals), ownership=owned(assignments=[("Deals", "d2", UK.id)]))
+    assert kinds(inherit) == [("assignment.add", "Deals/d1 territory uk")]
+
+
 def test_a_deal_held_by_an_automatic_territory_is_not_given_a_second() -> None:
     """The deal's automatic territory cannot go, so adding the plan's would break the cap: report, no add."""
     acct = account("a1", "UK", assigned(UK.id, "UK"))
@@ -469,6 +529,27 @@ def test_shares_are_granted_changed_and_revoked_only_where_ours() -> None:
     # wait for a create of it in this run.
     assert (grant.territory_key, grant.territory_id) == ("emea", EMEA.id)
     assert cs.changes[1].territory_id == EMEA.id
+
+
+def test_parent_visibility_off_keeps_a_parents_sharing_rule_off_its_childrens_accounts() -> None:
+    """A sharing rule on EMEA reaches UK's accounts only while parent_visibility is on (the default)."""
+    accounts = [account("a1", "UK", assigned(UK.id, "UK"))]
+    on = run(snapshot(accounts=accounts, shares={"a1": ()}), plan=plan_of(PLAN, SHARING))
+    assert kinds(on) == [("share.grant", "Accounts/a1 share dora@zylker.example")]
+    off = plan_of(PLAN.replace("version = 1\n", "version = 1\n[settings]\nparent_visibility = false\n"), SHARING)
+    assert run(snapshot(accounts=accounts, shares={"a1": ()}), plan=off).changes == ()
+
+
+def test_a_territory_without_a_name_keeps_the_crms_name() -> None:
+    """A plan territory that omits name is named by its key only when created: a CRM territory the
+    ledger maps it to keeps its own name."""
+    bare = plan_of('version = 1\n[territories.emea]\nmanager = "anna@zylker.example"\n')
+    assert bare.territories["emea"].name == "emea"
+    kept = run(snapshot(territories=(ROOT, replace(EMEA, name="Europe, Middle East")),
+                        members={EMEA.id: frozenset({ANNA.id})}), plan=bare, ownership=owned(ids={"emea": EMEA.id}))
+    assert kept.changes == ()
+    created = run(snapshot(territories=(ROOT,), members={}), plan=bare)
+    assert [c.payload["name"] for c in created.changes if c.kind == "territory.create"] == ["emea"]
 
 
 # ── targets ─────────────────────────────────────────────────────────────────────────────────────

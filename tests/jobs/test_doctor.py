@@ -8,6 +8,7 @@ Tenants are those of the end-to-end tests (``tests/jobs/test_e2e.py``: the demo 
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,13 +21,22 @@ from connector.sandbox.app import ALL_SCOPES
 from jobs.cli import main
 from jobs.exits import EXIT_ERROR, EXIT_INCOMPLETE, EXIT_OK
 from jobs.ledger import Ledger
+from jobs.run import run_sync
 from jobs.scopes import ScopeNeed, granted_scopes, required_scopes
 from jobs.settings import load_settings
 from mappings import TerritoryPlan, load_plan
 from tests.connector.sandbox.zoho_http import copy_org, template_org
-from tests.jobs.test_e2e import ACCOUNTS, SEED, TENANT, client_for, sandbox_tenant, url_tenant
+from tests.jobs.test_e2e import (
+    ACCOUNTS,
+    OPEN_GUARDRAILS,
+    SEED,
+    TENANT,
+    client_for,
+    sandbox_tenant,
+    url_tenant,
+)
 
-CHECKS = ["credentials", "scopes", "territory_management", "plan", "plan_fields", "plan_users", "credits"]
+CHECKS = ["credentials", "scopes", "territory_management", "plan", "plan_fields", "plan_users", "credits", "guardrails"]
 FIELDS_READ = "ZohoCRM.settings.fields.READ"
 
 
@@ -48,7 +58,7 @@ def inactive(template: Path) -> list[str]:
 def sandbox_config(template: Path, tmp_path: Path) -> Path:
     """A ``sandbox = true`` tenant whose embedded sandbox serves a copy of the template org."""
     copy_org(template, tmp_path / "sandbox")
-    return sandbox_tenant(tmp_path, extra="")
+    return sandbox_tenant(tmp_path, extra=OPEN_GUARDRAILS)  # the first sync moves 93 % of the accounts
 
 
 @contextmanager
@@ -121,7 +131,7 @@ def test_url_tenant_with_enough_credits_passes_every_check(
     with running(template, tmp_path) as sb:
         sb.admin.set_faults(FaultOptions(credits_per_day=400))
         spend(sb, 200)  # past half the budget: Zoho then sends X-API-CREDITS-REMAINING
-        config = url_tenant(tmp_path, sb, extra=f"[tenants.{TENANT}.guardrails]\nmin_credits_left = 0\n")
+        config = url_tenant(tmp_path, sb, extra=f"{OPEN_GUARDRAILS}min_credits_left = 0\n")
         code, report = doctor(config, capsys)
     assert code == EXIT_OK
     assert statuses(report) == dict.fromkeys(CHECKS, "pass")
@@ -135,7 +145,7 @@ def test_text_output_lists_each_check_and_a_verdict(sandbox_config: Path, capsys
     assert main(["doctor", "--config", str(sandbox_config), "--no-estimate"]) == EXIT_OK
     lines = capsys.readouterr().out.splitlines()
     assert lines[1].startswith("PASS  credentials")
-    assert [line.split()[1] for line in lines[1:8]] == CHECKS
+    assert [line.split()[1] for line in lines[1:9]] == CHECKS
     skip = next(i for i, line in enumerate(lines) if line.startswith("SKIP  credits"))
     assert "--no-estimate" in lines[skip]
     assert lines[-1].startswith("verdict: READY")
@@ -160,7 +170,8 @@ def test_wrong_client_secret_fails_credentials_and_skips_the_rest(
     assert "client_secret" in creds["fix"]
     assert "data_centre" in creds["fix"]
     assert statuses(report) == {"credentials": "fail", "scopes": "skipped", "territory_management": "skipped",
-                                "plan": "pass", "plan_fields": "skipped", "plan_users": "skipped", "credits": "skipped"}
+                                "plan": "pass", "plan_fields": "skipped", "plan_users": "skipped", "credits": "skipped",
+                                "guardrails": "skipped"}
 
 
 def test_unreachable_crm_fails_credentials_with_a_connection_fix(
@@ -359,7 +370,7 @@ def test_too_few_credits_fails_with_the_estimate(template: Path, tmp_path: Path,
     """With a small daily budget the credits left fall short of the next sync's reads, writes and reserve."""
     with running(template, tmp_path) as sb:
         sb.admin.set_faults(FaultOptions(credits_per_day=100))
-        config = url_tenant(tmp_path, sb, extra=f"[tenants.{TENANT}.guardrails]\nmin_credits_left = 50\n")
+        config = url_tenant(tmp_path, sb, extra=f"{OPEN_GUARDRAILS}min_credits_left = 50\n")
         code, report = doctor(config, capsys)
     assert code == EXIT_INCOMPLETE
     found = only(report, "credits")
@@ -369,7 +380,73 @@ def test_too_few_credits_fails_with_the_estimate(template: Path, tmp_path: Path,
     assert f"{data['remaining']:,} credits left today" in found["detail"]
     assert "min_credits_left" in found["fix"]
     assert "24 hours" in found["fix"]
-    assert [c["name"] for c in report["checks"] if c["status"] == "fail"] == ["credits"]
+    # The same shortfall blocks the dry run by the budget guardrail.
+    assert [c["name"] for c in report["checks"] if c["status"] == "fail"] == ["credits", "guardrails"]
+    assert only(report, "guardrails")["data"]["blocked"] == ["budget"]
+    assert "--override budget" in only(report, "guardrails")["fix"]
+
+
+def test_a_dry_run_blocked_by_a_guardrail_fails_naming_it_its_figure_and_the_override(
+    template: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Under the default guardrails the first sync of the e2e plan moves 279 of 300 accounts: the
+    guardrails check fails with that figure and the --override to use, and the verdict is NOT READY."""
+    copy_org(template, tmp_path / "sandbox")
+    config = sandbox_tenant(tmp_path, extra="")
+    code, report = doctor(config, capsys)
+    assert code == EXIT_INCOMPLETE
+    assert report["ok"] is False
+    found = only(report, "guardrails")
+    assert found["status"] == "fail"
+    assert found["data"]["blocked"] == ["accounts_changing"]
+    assert "blocked by accounts_changing" in found["detail"]
+    assert "279 of 300 governed accounts change territory (93.0%), over the limit of 20.0%" in found["detail"]
+    assert f"`territory-sync sync --tenant {TENANT} --override accounts_changing`" in found["fix"]
+    assert [c["name"] for c in report["checks"] if c["status"] == "fail"] == ["guardrails"]
+    assert main(["doctor", "--config", str(config)]) == EXIT_INCOMPLETE
+    text = capsys.readouterr().out
+    assert "FAIL  guardrails" in text
+    assert "verdict: NOT READY (1 failed" in text
+
+
+NO_DEAL_SCOPES = ["ZohoCRM.modules.accounts.ALL", "ZohoCRM.modules.forecast_targets.ALL", "ZohoCRM.settings.ALL",
+                  "ZohoCRM.users.ALL", "ZohoCRM.share.ALL"]
+
+
+def test_a_token_without_deals_access_passes_doctor_plans_and_syncs_a_plan_without_deals(
+    template: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With deals = "none" (the e2e plan has no deal rule) a token without any Deals scope: doctor
+    requires and probes no Deals scope and passes; plan and sync succeed and write no deal territory;
+    a first dry run makes 38 calls where deals inherited make 42 (no Deals catalogue, count, and two
+    pages of the org's 389 deals)."""
+    with running(template, tmp_path) as sb:
+        config = url_tenant(tmp_path, sb, extra=OPEN_GUARDRAILS)
+        settings = load_settings(config)
+        inherit = run_sync(settings, None, dry_run=True)
+        shutil.rmtree(tmp_path / "state")  # a first run again: no cached record counts
+        edit_plan(tmp_path, "[settings]\n", '[settings]\ndeals = "none"\n')
+        use_refresh_token(tmp_path, sb.mint_refresh_token(NO_DEAL_SCOPES))
+        code, report = doctor(config, capsys)
+        assert code == EXIT_OK, report
+        scopes = only(report, "scopes")
+        assert scopes["status"] == "pass"
+        assert [r["scope"] for r in scopes["data"]["required"] if "deals" in r["scope"]] == []
+        assert only(report, "guardrails")["status"] == "pass"
+        shutil.rmtree(tmp_path / "state")
+        none = run_sync(settings, None, dry_run=True)
+        assert (inherit.calls, none.calls) == (42, 38)
+        with client_for(sb) as client:
+            before = {d["id"]: d.get("Territory") for d in client.records("Deals", ["Territory"])}
+        assert main(["plan", "--config", str(config)]) == EXIT_OK
+        assert main(["sync", "--config", str(config), "--yes"]) == EXIT_OK
+        capsys.readouterr()
+        with client_for(sb) as client:
+            after = {d["id"]: d.get("Territory") for d in client.records("Deals", ["Territory"])}
+    assert len(before) == 389
+    assert after == before
+    assert [c for c in none.change_set.changes if c.module == "Deals"] == []
+    assert len([c for c in inherit.change_set.changes if c.module == "Deals"]) > 0
 
 
 def test_credits_check_is_skipped_while_a_sync_runs(sandbox_config: Path, capsys: pytest.CaptureFixture[str]) -> None:

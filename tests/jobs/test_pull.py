@@ -589,3 +589,39 @@ def test_members_and_shares_are_read_in_parallel_within_the_limit(tmp_path: Path
     assert client.stats.retries == 0
     assert len(many.shares) >= 4
     assert many == one
+
+
+NO_DEALS = PLAN.replace("deals = 'Probability >= 60'\n", "") + '[settings]\ndeals = "none"\n'
+NO_DEALS_SCOPES = ["ZohoCRM.modules.accounts.ALL", "ZohoCRM.modules.forecast_targets.ALL", "ZohoCRM.settings.ALL",
+                   "ZohoCRM.users.ALL", "ZohoCRM.share.ALL"]
+
+
+def test_a_plan_without_deals_reads_no_deals_and_needs_no_deals_scope(env: Env) -> None:
+    """With deals = "none" and no deal rule, a token without any Deals scope pulls: no Deals field
+    metadata, count or page is read (3 calls fewer than the plan with a deal rule on this org), and
+    no Deals cursor is set; the ledger holding deal assignments of ours makes it read them again."""
+    plan = parse_plan(NO_DEALS)
+    assert plan.assigns_deals is False
+    token = env.sandbox.mint_refresh_token(NO_DEALS_SCOPES)
+    creds = env.sandbox.credentials
+    config = ClientConfig(api_domain=env.sandbox.api_domain, accounts_url=env.sandbox.accounts_url,
+                          client_id=creds.client_id, client_secret=creds.client_secret, refresh_token=token)
+    wide = env.client
+    with ZohoClient(config, sleep=lambda s: None, clock=env.clock, token_store=TokenStore()) as narrow:
+        env.client = narrow
+        snap, calls = env.calls(plan)
+        assert snap.deals == {}
+        assert set(snap.catalogues) == {"Accounts", "Forecast_Targets"}
+        # current user, users, territories, 12 member listings, 2 catalogues (Accounts, targets),
+        # the Accounts count, 1 Accounts page, 1 targets page
+        assert calls == 20
+        assert ("demo", "Deals") not in env.cache.cursors
+        assert "deals" not in env.stages
+    env.client = wide
+    with_rule, full_calls = env.calls(parse_plan(PLAN), full=True)
+    assert len(with_rule.deals) == 133
+    # The Accounts count is known from the cache now (-1); Deals add a catalogue, a count and a page.
+    assert full_calls == 20 - 1 + 3
+    owned = pull(env.client, plan, tenant="demo", cache=env.cache, targets=TargetsSettings(), sync=SyncSettings(),
+                 full=True, clock=env.clock.at, owned_deals=True)
+    assert len(owned.deals) == len(with_rule.deals)

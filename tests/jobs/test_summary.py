@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from jobs.model import ChangeSet, Outcome, Snapshot
@@ -16,10 +17,12 @@ from tests.jobs.test_diff import (
     BEN,
     DORA,
     EMEA,
+    MATCHING_MEMBERS,
     PLAN,
     ROOT,
     SHARING,
     TARGETS,
+    UK,
     account,
     assigned,
     deal,
@@ -155,3 +158,25 @@ def test_the_text_lists_at_most_25_users_and_the_json_all() -> None:
     assert text.count("gains read access to 1 account") == 25
     assert "… and 15 more users (--json lists them all)" in text
     assert len(summary.to_json()["users"]) == 40
+
+
+def test_a_territory_update_names_each_field_that_changes_before_and_after() -> None:
+    """An update line (text and JSON) lists each changed field with the CRM's value and the plan's;
+    unchanged fields are not named."""
+    stated = plan_of(PLAN.replace('name = "Americas"', 'name = "Americas"\npermission = "read_only"\n'
+                                  'description = "North and South"'))
+    crm = (ROOT, replace(EMEA, manager_id=BEN.id), UK, replace(AMER, permission_type="read_write_delete"))
+    snap = snapshot(territories=crm, members={**MATCHING_MEMBERS, EMEA.id: frozenset({ANNA.id, BEN.id})})
+    summary = summarize(run(snap, plan=stated), snap, stated)
+    lines = {t.key: t.render() for t in summary.territories}
+    assert lines == {
+        "emea": "EMEA (updated: manager ben@zylker.example → anna@zylker.example): no record or member changes",
+        "amer": 'Americas (updated: permission read_write_delete → read_only; description (none) → "North and '
+                'South"): no record or member changes',
+    }
+    as_json = {t["key"]: t["fields"] for t in summary.to_json()["territories"]}
+    assert as_json == {
+        "emea": [{"field": "manager", "before": "ben@zylker.example", "after": "anna@zylker.example"}],
+        "amer": [{"field": "permission", "before": "read_write_delete", "after": "read_only"},
+                 {"field": "description", "before": None, "after": "North and South"}],
+    }

@@ -61,3 +61,14 @@ def test_access_delta_when_a_rep_moves() -> None:
     assert delta["inside@z.example"].lost == {"a"}
     assert delta["inside@z.example"].gained_read == {"b"}
     assert "boss@z.example" not in delta
+
+
+def test_a_territory_without_a_permission_grants_the_crms() -> None:
+    """A plan territory that names no permission gives its members the CRM's (here write), and read
+    when the CRM has none to give (the permission it is created with)."""
+    plan = parse_plan(PLAN)
+    assert plan.territories["emea"].permission is None
+    crm = compute_access(plan, {"a": ("emea",)}, {}, permissions={"emea": "read_write_delete"})
+    assert crm.level("a", "watcher@z.example") == "write"
+    assert crm.by_account["a"]["watcher@z.example"].reasons == ("member of emea (read_write_delete)",)
+    assert compute_access(plan, {"a": ("emea",)}, {}).level("a", "watcher@z.example") == "read"

@@ -6,7 +6,13 @@ import polars as pl
 import pytest
 
 from mappings.errors import PlanError
-from mappings.evaluate import evaluate_accounts, evaluate_deals, reference_accounts
+from mappings.evaluate import (
+    DealAssignments,
+    evaluate_accounts,
+    evaluate_deals,
+    reference_accounts,
+    reference_deals,
+)
 from mappings.plan import MAX_TERRITORIES_PER_ACCOUNT, TerritoryPlan
 from mappings.validate import parse_plan
 
@@ -111,11 +117,13 @@ deals = "Amount > 10"
 accounts = "all"
 priority = 1
 deals = "Amount > 100"
+[territories.c]
+accounts = "all"
 ''')
     accounts = evaluate_accounts(plan, [{"id": "acc", "Z": 1}])
     deals = evaluate_deals(plan, [{"id": "d", "Amount": 500, "Account_Name": {"id": "acc"}},
                                   {"id": "e", "Amount": 5, "Account_Name": {"id": "acc"}}], accounts)
-    assert deals.territory == {"d": "b", "e": "b"}
+    assert deals.territory == {"d": "b", "e": "c"}
     assert deals.source == {"d": "rule", "e": "account"}
     assert deals.overflow == {"d": ("a",)}
 
@@ -127,3 +135,64 @@ def test_territory_order_and_criteria_version_are_stable() -> None:
     assert one.territories["leaf"].criteria_version == two.territories["leaf"].criteria_version
     edited = plan_of(NESTED.replace("X > 100", "X > 101"))
     assert edited.territories["leaf"].criteria_version != one.territories["leaf"].criteria_version
+
+
+DEALS_PLAN = '''
+[settings]
+deals = "%s"
+catch_all = "rest"
+[territories.uk]
+accounts = 'Country == "UK"'
+[territories.de]
+accounts = 'Country == "DE"'
+%s
+[territories.rest]
+'''
+DEAL_ACCOUNTS = [{"id": "a-uk", "Country": "UK"}, {"id": "a-de", "Country": "DE"}, {"id": "a-fr", "Country": "FR"}]
+DEAL_RECORDS = [{"id": "d-uk", "Account_Name": {"id": "a-uk"}}, {"id": "d-de", "Account_Name": {"id": "a-de"}},
+                {"id": "d-fr", "Account_Name": {"id": "a-fr"}}, {"id": "d-none"}]
+
+
+def _deals_under(setting: str, de_line: str = "") -> tuple[TerritoryPlan, DealAssignments]:
+    plan = plan_of(DEALS_PLAN % (setting, de_line))
+    accounts = evaluate_accounts(plan, DEAL_ACCOUNTS)
+    fast = evaluate_deals(plan, DEAL_RECORDS, accounts)
+    assert fast == reference_deals(plan, DEAL_RECORDS, accounts)
+    return plan, fast
+
+
+def test_deals_none_setting_gives_no_deal_a_territory_and_reports_none_unmatched() -> None:
+    """``[settings] deals = "none"``: no territory inherits deals, so no deal is assigned or reported."""
+    plan, deals = _deals_under("none")
+    assert plan.assigns_deals is False
+    assert [t.deals_inherit for t in plan.territories.values()] == [False, False, False]
+    assert deals.territory == {}
+    assert deals.unmatched == ()
+
+
+def test_deals_inherit_setting_gives_each_deal_its_accounts_territory() -> None:
+    """``[settings] deals = "inherit"`` (the default): deals take their account's territory, the
+    catch-all included; a deal without an account goes to the catch-all."""
+    plan, deals = _deals_under("inherit")
+    assert plan.assigns_deals is True
+    assert deals.territory == {"d-uk": "uk", "d-de": "de", "d-fr": "rest", "d-none": "rest"}
+    assert deals.source == {"d-uk": "account", "d-de": "account", "d-fr": "account",
+                            "d-none": "catch_all"}
+    assert deals.unmatched == ("d-none",)
+
+
+def test_a_territory_that_inherits_under_deals_none_takes_only_its_own_accounts_deals() -> None:
+    """With deals = "none", a territory's own ``deals = "inherit"`` brings only its accounts' deals;
+    the others get none and are not reported, and the catch-all (which takes no deals) gets none."""
+    plan, deals = _deals_under("none", 'deals = "inherit"')
+    assert plan.assigns_deals is True
+    assert deals.territory == {"d-de": "de"}
+    assert deals.unmatched == ("d-none",)
+
+
+def test_a_territory_with_deals_none_takes_no_deals_under_the_inherit_default() -> None:
+    """A territory's own ``deals = "none"`` opts it out of the inherit default: its accounts' deals
+    get no territory from the plan, the other territories' still inherit."""
+    plan, deals = _deals_under("inherit", 'deals = "none"')
+    assert plan.territories["de"].deals_inherit is False
+    assert deals.territory == {"d-uk": "uk", "d-fr": "rest", "d-none": "rest"}

@@ -104,3 +104,13 @@ def test_csv_export() -> None:
         "uk,,2027,quarter,FY2027-Q1,2027-04-01,150.00\n"
         "uk,,2027,quarter,FY2027-Q2,2027-07-01,150.00\n"
     )
+
+
+def test_the_plans_fiscal_year_start_month_sets_where_target_periods_start() -> None:
+    """``fiscal_year_start_month = 4`` starts FY2027's first quarter target in April 2027; without the
+    setting (January) it starts in January 2027."""
+    april = compute_targets(parse_plan(PLAN))
+    january = compute_targets(parse_plan(PLAN.replace("fiscal_year_start_month = 4\n", "")))
+    first = next((r.period_label, r.period_start) for r in april if r.period_type == "quarter" and r.user_email is None)
+    assert first == ("FY2027-Q1", date(2027, 4, 1))
+    assert next(r.period_start for r in january if r.period_type == "quarter" and r.user_email is None) == date(2027, 1, 1)
