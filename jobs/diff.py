@@ -275,8 +275,12 @@ def _territories(work: _Work) -> None:
             parent_id, parent_key = work.ids.get(territory.parent), territory.parent
         elif current is not None and _unmanaged_parent(work, current):
             # Top level in the plan, under a territory the plan does not manage in the CRM: it stays there.
-            parent_id, parent_key = current.parent_id, None
-            parent_label = work.territory_label(current.parent_id or "")
+            # A parent id that is no territory of the CRM (a messy org) is not sent back: it stays too.
+            parent_key = None
+            if current.parent_id in work.crm:
+                parent_id, parent_label = current.parent_id, work.territory_label(current.parent_id or "")
+            else:
+                parent_id, parent_label = None, None
         else:
             parent_id, parent_key = work.root_id, None
         # A key the plan omits leaves the CRM's value alone: name, manager, permission, description.
