@@ -143,6 +143,37 @@ def parse_plan(
     return plan
 
 
+def check_criteria(plan: TerritoryPlan, catalogues: Mapping[str, FieldCatalogue]) -> None:
+    """Check a loaded plan's criteria against the CRM's fields (``catalogues`` by module; a module
+    left out is not checked): ``PlanValidationError`` with file, line and territory of each problem.
+
+    What ``load_plan(..., catalogue=...)`` reports, for a caller that needs it before it can load the
+    plan again, e.g. the pull evaluating the plan for shares as soon as it has read the fields."""
+    problems: list[Problem] = []
+    for key, territory in plan.territories.items():
+        for module, rule in (("Accounts", territory.accounts), ("Deals", territory.deals)):
+            fields = catalogues.get(module)
+            if rule is None or fields is None:
+                continue
+            where = f"territories.{key}.{'accounts' if module == 'Accounts' else 'deals'}"
+            problems.extend(Problem(plan.source, plan.lines.get(where), where, message, hint)
+                            for message, hint in _field_problems(rule, fields, module, where))
+    if problems:
+        raise PlanValidationError(sorted(problems, key=lambda p: p.line if p.line is not None else 0))
+
+
+def _field_problems(rule: Criteria, fields: FieldCatalogue, module: str, where: str) -> list[tuple[str, str]]:
+    """(message, hint) of each error ``crit.check`` finds in ``rule``; its warnings are logged."""
+    out: list[tuple[str, str]] = []
+    for found in crit.check(rule, fields):
+        if found.severity == "error":
+            message = found.message if found.message.startswith(found.field) else f"{found.field}: {found.message}"
+            out.append((message, f"Check the criteria against the CRM's {module} fields."))
+        else:
+            log.warning("%s: %s", where, found)
+    return out
+
+
 def _toml_error_line(message: str) -> int | None:
     match = re.search(r"line (\d+)", message)
     return int(match.group(1)) if match else None
@@ -166,6 +197,8 @@ class _Builder:
         self.source = source
         self.base_dir = base_dir
         self.list_dirs = tuple(list_dirs)
+        self.broken_lists: set[str] = set()  # declared, but their file could not be used (reported once)
+        self.lines: dict[str, int] = {}  # each criteria's line, kept in the plan
         self.catalogue = catalogue
         self.users = {u.email.lower(): u for u in users} if users is not None else None
         self.problems: list[Problem] = []
@@ -263,6 +296,7 @@ class _Builder:
             sharing=tuple(sharing),
             distributions=distributions,
             source=self.source,
+            lines=dict(self.lines),
         )
 
     def table(self, parent: Mapping[str, Any], key: str, path: KeyPath) -> Mapping[str, Any]:
@@ -320,6 +354,8 @@ class _Builder:
             values = None if data is None else self.read_csv(data, file, column, path)
             if values is not None:
                 out[name] = ValueList(name, file, column, values)
+            else:
+                self.broken_lists.add(name)
         return out
 
     def list_file(self, file: str, path: KeyPath) -> bytes | None:
@@ -409,8 +445,10 @@ class _Builder:
         return out
 
     def criteria(self, text: str, path: KeyPath, lists: Mapping[str, ValueList], module: str) -> Criteria | None:
+        # A list whose file is reported already parses as empty, so that its criteria add no second problem.
+        known = {**{name: () for name in self.broken_lists}, **{k: v.values for k, v in lists.items()}}
         try:
-            parsed = crit.parse(text, lists={k: v.values for k, v in lists.items()})
+            parsed = crit.parse(text, lists=known)
         except CriteriaSyntaxError as exc:
             where = "" if f"line {exc.line}" in exc.reason else f" (line {exc.line}, column {exc.column} of the criteria)"
             self.problem(path, f"cannot parse criteria{where}: {exc.reason}",
@@ -420,19 +458,16 @@ class _Builder:
         except CriteriaError as exc:
             self.problem(path, f"invalid criteria: {exc.message}", "Fix the criteria.")
             return None
+        line = self.smap.line_of(path)
+        if line is not None:
+            self.lines[".".join(map(str, path))] = line
         if self.catalogue is not None:
             fields = self.catalogue.get(module)
             if fields is None:
                 self.problem(path, f"no field catalogue for {module}", f"Pass the {module} field metadata.")
             else:
-                for found in crit.check(parsed, fields):
-                    if found.severity == "error":
-                        message = found.message if found.message.startswith(found.field) else (
-                            f"{found.field}: {found.message}")
-                        self.problem(path, message,
-                                     f"Check the criteria against the CRM's {module} fields.")
-                    else:
-                        log.warning("%s: %s", ".".join(map(str, path)), found)
+                for message, hint in _field_problems(parsed, fields, module, ".".join(map(str, path))):
+                    self.problem(path, message, hint)
         return parsed
 
     def territory(
