@@ -107,9 +107,12 @@ def url_problem(value: str, *, base: bool) -> str | None:
 
 
 def folder_problem(path: Path) -> str | None:
-    """Why ``path`` cannot be used as a folder to write in (it is a file, or cannot be created), or None."""
+    """Why ``path`` cannot be a folder of local state (it is a file, or cannot be created), or None.
+    An existing folder passes, writable or not: reading a ledger (``runs list``) needs no write."""
     try:
-        if path.exists() and not path.is_dir():
+        if path.is_dir():
+            return None
+        if path.exists():
             return f"{path} is a file, not a folder: choose another path or remove the file"
         existing = path
         while not existing.exists() and existing != existing.parent:
@@ -117,7 +120,7 @@ def folder_problem(path: Path) -> str | None:
         if not existing.is_dir():
             return f"{path} cannot be created: {existing} is a file, not a folder"
         if not os.access(existing, os.W_OK | os.X_OK):
-            return f"{path} cannot be {'written in' if existing == path else 'created'}: no write permission in {existing}"
+            return f"{path} cannot be created: no write permission in {existing}"
     except OSError as exc:
         return f"{path} cannot be used ({exc.strerror})"
     return None
@@ -194,6 +197,8 @@ def _read_secret_file(name: str, path: Path) -> str:
         text = path.read_text(encoding="utf-8").strip()
     except OSError as exc:
         raise ValueError(f"{name}_file {path}: cannot be read ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{name}_file {path}: not UTF-8 text; the file must hold only the secret") from None
     if not text:
         raise ValueError(f"{name}_file {path}: the file is empty")
     return text
@@ -468,6 +473,13 @@ class TenantSettings(_Strict):
             if not _anchored(folder).is_dir():
                 raise ValueError(f"{_anchored(folder)} is not a folder (paths are relative to the config file)")
         return folders
+
+    @model_validator(mode="after")
+    def _usable_sandbox_data_dir(self) -> TenantSettings:
+        problem = folder_problem(_anchored(self.sandbox.data_dir)) if self.crm.sandbox else None
+        if problem is not None:
+            raise ValueError(f"sandbox.data_dir: {problem}")
+        return self
 
     @property
     def effective_concurrency(self) -> int:

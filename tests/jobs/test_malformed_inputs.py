@@ -255,8 +255,14 @@ def _other_config_cases() -> Iterator[Case]:
                config=_with(CONFIG, ("storage", "state_dir"), "state"), files={"state": b"not a folder"})
     yield Case("config:state-dir-under-a-file", "storage.state_dir",
                config=_with(CONFIG, ("storage", "state_dir"), "state/inner"), files={"state": b"not a folder"})
+    sandbox = _with(_with(CONFIG, (*_TENANT_PATH, "crm"), {"sandbox": True}), (*_TENANT_PATH, "sandbox"),
+                    {"data_dir": "state", "accounts": 100})
+    yield Case("config:sandbox-data-dir-is-a-file", "sandbox.data_dir", config=sandbox, files={"state": b"x"})
     yield _config((*_TENANT_PATH, "credentials"), {"client_secret_file": "no-such-secret"},
                   f"{T}.credentials", id="config:secret-file-missing")
+    yield Case("config:secret-file-not-utf8", f"{T}.credentials", files={"secret": b"\xff\xfe" + CLIENT_SECRET.encode()},
+               config=_with(CONFIG, (*_TENANT_PATH, "credentials"), {"client_secret_file": "secret"}),
+               unset=("CLIENT_SECRET",))
     yield _config((*_TENANT_PATH, "credentials"), {"refresh_token_file": "bad\x00name"},
                   f"{T}.credentials", id="config:secret-file-nul")
     yield _config((*_TENANT_PATH, "allowed_list_dirs"), ["no-such-folder"], f"{T}.allowed_list_dirs",

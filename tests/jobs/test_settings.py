@@ -268,6 +268,8 @@ def test_a_state_dir_that_is_a_file_or_cannot_be_created_is_refused(tmp_path: Pa
     assert f"  storage.state_dir: {tmp_path / 'state'} is a file, not a folder" in error
     error = config_error(tmp_path, f'[storage]\nstate_dir = "state/inner"\n{SANDBOX}')
     assert f"  storage.state_dir: {tmp_path / 'state' / 'inner'} cannot be created: {tmp_path / 'state'} is a file" in error
+    error = config_error(tmp_path, f'{SANDBOX}[tenants.demo.sandbox]\ndata_dir = "state"\n')
+    assert f"  tenants.demo: sandbox.data_dir: {tmp_path / 'state'} is a file, not a folder" in error
 
 
 @pytest.mark.parametrize(
