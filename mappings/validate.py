@@ -1,12 +1,15 @@
 """Read a territory plan file and check it, reporting every problem at once.
 
-``load_plan(path)`` parses the TOML, reads the CSV value lists it names, parses each criteria
-with the criteria language, and checks the whole: unknown parents (with a "did you mean"),
-cycles, duplicate names, bad permissions, unparseable criteria (with the position in the file),
-unknown fields or type mismatches (against a field catalogue when given), unknown or inactive
-users (against a user list when given), conflicting pins, unknown territories in sharing rules,
-and targets that don't add up. Every problem carries file, line, key and a hint; if there is
-any, ``PlanValidationError`` is raised with all of them.
+``load_plan(path)`` parses the TOML, reads the CSV value lists it names (only from the plan's
+folder or the folders the caller allows; a problem with one names its file and line, never its
+content), parses each criteria with the criteria language, and checks the whole: unknown parents
+(with a "did you mean"), cycles, duplicate or empty names, bad permissions, unparseable criteria
+(with the position in the file), unknown fields or type mismatches (against a field catalogue
+when given), unknown or inactive users (against a user list when given), conflicting pins, record
+ids that cannot be Zoho's, unknown territories in sharing rules, and targets that don't add up or
+are out of range. Every problem carries file, line, key and a hint; if there is any,
+``PlanValidationError`` is raised with all of them. ``check_criteria`` repeats the field checks
+on a loaded plan, for a caller that has the CRM's fields before it can load the plan again.
 """
 
 from __future__ import annotations
