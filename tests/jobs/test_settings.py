@@ -333,3 +333,13 @@ def test_wrong_types_say_what_they_got_but_never_a_secret_or_a_list(tmp_path: Pa
     assert "  tenants.demo.http.max_attempts: Input should be a valid integer (got an array)" in error
     assert "  tenants.demo.credentials.refresh_token: Input should be a valid string (got an array)" in error
     assert "1000.tok" not in error
+
+
+def test_an_environment_variable_that_is_not_json_is_a_config_error_without_its_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A TERRITORY_SYNC_ variable naming a table must hold JSON; when it does not, the error names the field, not the value."""
+    monkeypatch.setenv("TERRITORY_SYNC_TENANTS", "{not json 1000.tok")
+    error = config_error(tmp_path, SANDBOX)
+    assert 'error parsing value for field "tenants" from the environment' in error
+    assert "1000.tok" not in error
