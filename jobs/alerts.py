@@ -127,7 +127,7 @@ def notify(
     deliveries: list[Delivery] = []
     if alerts.webhook_url:
         url = alerts.webhook_url
-        target = _safe_target(url)
+        target = safe_target(url)
         deliveries.append(
             _guarded(event, WEBHOOK, target, lambda: _send_webhook(event, reasons, alerts, url, target, delivery_id,
                                                                    sleep, session))
@@ -383,7 +383,7 @@ def _send_webhook(
             http.close()
 
 
-def _safe_target(url: str) -> str:
+def safe_target(url: str) -> str:
     """``scheme://host/first-segment/…`` of ``url``: no user info, query or fragment, and only the
     first path segment — Slack's and Teams' webhook URLs carry their secret in the rest of the path."""
     try:

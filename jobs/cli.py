@@ -20,6 +20,7 @@ from typing import Any
 
 from connector.errors import ConnectorError
 from jobs import connect, doctor, importer, schedule
+from jobs.alerts import safe_target
 from jobs.errors import ConfigError, JobError
 from jobs.exits import EXIT_BLOCKED, EXIT_ERROR, EXIT_INCOMPLETE, EXIT_OK, EXIT_PIPE
 from jobs.ledger import ChangeRow, Ledger, RunRow
@@ -325,7 +326,7 @@ def _config_check(args: argparse.Namespace) -> int:
         tenant = settings.tenants[name]
         print(_describe_tenant(name, tenant, settings))
         try:
-            plan = load_plan(tenant.plan)
+            plan = load_plan(tenant.plan, list_dirs=tenant.allowed_list_dirs)
         except PlanValidationError as exc:
             print(f"  plan check   {type(exc).__name__}: {exc}")
             status = EXIT_ERROR
@@ -352,7 +353,7 @@ def _describe_tenant(name: str, tenant: TenantSettings, settings: Settings) -> s
     s = tenant.schedule
     schedule = "not scheduled" if s is None else f"{s.cron!r} in {s.timezone}" + ("" if s.enabled else " (disabled)")
     a = tenant.alerts
-    channels = ([f"webhook {a.webhook_url.split('?', 1)[0]}"] if a.webhook_url else []) + (
+    channels = ([f"webhook {safe_target(a.webhook_url)}"] if a.webhook_url else []) + (
         [f"e-mail to {', '.join(a.email_to)}"] if a.email_to else []
     )
     alerts = f"{', '.join(a.on)} → {'; '.join(channels)}" if channels and a.on else "none"

@@ -135,7 +135,7 @@ def diagnose(settings: Settings, tenant_name: str | None, *, estimate: bool = Tr
     name, tenant = settings.tenant(tenant_name)
     plan: TerritoryPlan | None = None
     try:
-        plan = load_plan(tenant.plan)
+        plan = load_plan(tenant.plan, list_dirs=tenant.allowed_list_dirs)
         plan_finding = Finding("plan", PASS, f"{tenant.plan} loads: {_count(len(plan.territories), 'territory', 'territories')}, "
                                              f"{_count(len(plan.sharing), 'sharing rule')}",
                                data={"path": str(tenant.plan)})
@@ -377,7 +377,7 @@ class _Doctor:
             return [Finding("plan_fields", FAIL, f"cannot read field metadata: {exc}",
                             "see the message; run with -v to see each HTTP call")]
         try:
-            load_plan(self.tenant.plan, catalogue=catalogues)
+            load_plan(self.tenant.plan, catalogue=catalogues, list_dirs=self.tenant.allowed_list_dirs)
         except PlanValidationError as exc:
             return [self._field_problem(p, catalogues) for p in exc.problems]
         used = sum(len(_fields_of(t.accounts)) + len(_fields_of(t.deals)) for t in self.plan.territories.values())
@@ -430,7 +430,7 @@ class _Doctor:
             return [Finding("plan_users", FAIL, f"cannot list users: {exc}", "see the message; run with -v")]
         refs = user_refs(users)
         try:
-            load_plan(self.tenant.plan, users=refs)
+            load_plan(self.tenant.plan, users=refs, list_dirs=self.tenant.allowed_list_dirs)
         except PlanValidationError as exc:
             return [self._user_problem(p) for p in exc.problems]
         named = _plan_emails(self.plan)

@@ -61,6 +61,7 @@ from jobs.settings import SyncSettings, TargetsSettings
 from mappings.catalogue import FieldCatalogue, FieldInfo, criteria_catalogues
 from mappings.evaluate import account_rule, deal_rule, evaluate_accounts, rules_fields
 from mappings.plan import TerritoryPlan
+from mappings.validate import check_criteria
 
 log = logging.getLogger(__name__)
 
@@ -478,6 +479,8 @@ def _shares(
     key_by_name = {t.name.casefold(): key for key, t in plan.territories.items()}
     key_by_id = {t.id: key_by_name.get(t.name.casefold()) for t in territories}
     ids = {rid for rid, row in accounts.items() if any(key_by_id.get(a.territory_id) in covered for a in row.territories)}
+    if catalogue.fields:  # a criteria that does not fit the CRM's fields: say where, before evaluating it
+        check_criteria(plan, {"Accounts": catalogue})
     desired = evaluate_accounts(plan, [{**row.fields, "id": rid} for rid, row in accounts.items()],
                                 catalogue if catalogue.fields else None)
     ids |= {rid for rid, keys in desired.territories.items() if covered.intersection(keys)}

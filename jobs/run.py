@@ -140,7 +140,7 @@ def run_sync(
             run_id: int | None = None
             try:
                 try:
-                    plan = load_plan(tenant.plan)  # plan errors surface before any CRM call
+                    plan = load_plan(tenant.plan, list_dirs=tenant.allowed_list_dirs)  # plan errors surface before any CRM call
                 except PlanError as exc:
                     run_id = ledger.start_run(name, mode="full", dry_run=dry_run, plan_digest="unloadable")
                     ledger.finish_run(run_id, status=FAILED, calls=0, credits=0, error=f"{type(exc).__name__}: {exc}")
@@ -204,7 +204,8 @@ def _run(
                 concurrency=tenant.effective_concurrency,
                 owned_deals=any(module == "Deals" for module, _, _ in ownership.assignments),
             )
-            plan = load_plan(tenant.plan, catalogue=snapshot.catalogues, users=user_refs(snapshot.users))
+            plan = load_plan(tenant.plan, catalogue=snapshot.catalogues, users=user_refs(snapshot.users),
+                             list_dirs=tenant.allowed_list_dirs)
             change_set = diff(snapshot, plan, ownership, targets=tenant.targets)
             estimate = estimate_calls(change_set, territory_batch=client.territory_batch_size)
             guardrails = tuple(

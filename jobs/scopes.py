@@ -96,7 +96,7 @@ def scope_names(tenant: TenantSettings) -> tuple[str, ...]:
     """The scopes to tick when generating a grant code for ``tenant``: what its plan needs, or, when
     the plan does not load yet, the most any plan could need (deals, sharing and targets)."""
     try:
-        plan: TerritoryPlan | None = load_plan(tenant.plan)
+        plan: TerritoryPlan | None = load_plan(tenant.plan, list_dirs=tenant.allowed_list_dirs)
     except PlanError:
         plan = None
     return tuple(n.scope for n in required_scopes(tenant, plan))

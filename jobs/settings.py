@@ -13,12 +13,15 @@ validation problem is reported in one ``ConfigError`` naming the file and the do
 from __future__ import annotations
 
 import logging
+import os
 import re
 import tomllib
 import zoneinfo
+from collections.abc import Sequence
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -33,6 +36,7 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
@@ -53,6 +57,11 @@ log = logging.getLogger(__name__)
 ENV_PREFIX = "TERRITORY_SYNC_"
 SECRET_NAMES = ("client_id", "client_secret", "refresh_token")
 TENANT_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+# A Zoho API name (module or field): letters, digits and underscores, starting with a letter.
+API_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,99}$")
+# Keys whose values may be secrets or carry one (a URL's user:password, a webhook's secret path):
+# an error about them never quotes the value.
+SENSITIVE_KEYS = frozenset({*SECRET_NAMES, "password", "api_domain", "accounts_url", "webhook_url", "ledger_url"})
 
 # The folder of the config file being loaded: relative paths in it are relative to it.
 _config_dir: ContextVar[Path] = ContextVar("_config_dir", default=Path("."))
@@ -66,6 +75,56 @@ DataCentreCode = Literal["US", "EU", "IN", "AU", "JP", "CN", "CA", "SA"]
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        """No value holds a NUL byte: the OS refuses such a path, and no name or URL has one."""
+        values = value if isinstance(value, list | tuple) else [value]
+        if any(isinstance(v, str | Path) and "\x00" in str(v) for v in values):
+            raise ValueError("contains a NUL byte (\\0): remove it")
+        return value
+
+
+def url_problem(value: str, *, base: bool) -> str | None:
+    """What is wrong with ``value`` as an http(s) URL, or None. With ``base``, only scheme, host and
+    port are allowed (the connector adds the paths). Never quotes the URL: it may carry a secret."""
+    if any(c.isspace() or not c.isprintable() for c in value):
+        return "contains a space or a control character"
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  # raises ValueError for a port that is not a number in 0-65535
+    except ValueError:
+        return "is not a valid URL (check the host and the port, 1-65535)"
+    if parts.scheme not in ("http", "https"):
+        return "must start with https:// (or http://)"
+    if not parts.hostname:
+        return "names no host"
+    if base and (parts.username is not None or parts.password is not None):
+        return "must not carry a user name or password (user:password@); credentials come from [credentials]"
+    if base and (parts.path.strip("/") or parts.query or parts.fragment):
+        return "must be scheme and host only, without a path, query or fragment (the connector adds /crm/v8/...)"
+    return None
+
+
+def folder_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be a folder of local state (it is a file, or cannot be created), or None.
+    An existing folder passes, writable or not: reading a ledger (``runs list``) needs no write."""
+    try:
+        if path.is_dir():
+            return None
+        if path.exists():
+            return f"{path} is a file, not a folder: choose another path or remove the file"
+        existing = path
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir():
+            return f"{path} cannot be created: {existing} is a file, not a folder"
+        if not os.access(existing, os.W_OK | os.X_OK):
+            return f"{path} cannot be created: no write permission in {existing}"
+    except OSError as exc:
+        return f"{path} cannot be used ({exc.strerror})"
+    return None
+
 
 class CrmSettings(_Strict):
     """Where a tenant's CRM is: the embedded sandbox, a Zoho data centre, or explicit URLs."""
@@ -78,9 +137,12 @@ class CrmSettings(_Strict):
     @field_validator("api_domain", "accounts_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError("must be an http(s) URL such as https://www.zohoapis.eu")
-        return value.rstrip("/") if value else value
+        if value is None:
+            return None
+        problem = url_problem(value, base=True)
+        if problem is not None:
+            raise ValueError(f"{problem}; write it like https://www.zohoapis.eu")
+        return value.rstrip("/")
 
     @model_validator(mode="after")
     def _exactly_one_target(self) -> CrmSettings:
@@ -110,7 +172,7 @@ class SandboxSettings(_Strict):
 
     data_dir: Path = Path(".territory-sync/sandbox")
     accounts: int = Field(default=5000, ge=100, le=1_000_000)
-    seed: int = 7
+    seed: int = Field(default=7, ge=0, lt=2**63)
     # Misbehaviour on demand (latency, 5xx, 429 bursts, dropped connections, ...): the keys of the
     # sandbox's FaultOptions, which also validates them.
     faults: dict[str, float | int | bool | None] = Field(default_factory=dict)
@@ -135,6 +197,8 @@ def _read_secret_file(name: str, path: Path) -> str:
         text = path.read_text(encoding="utf-8").strip()
     except OSError as exc:
         raise ValueError(f"{name}_file {path}: cannot be read ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{name}_file {path}: not UTF-8 text; the file must hold only the secret") from None
     if not text:
         raise ValueError(f"{name}_file {path}: the file is empty")
     return text
@@ -202,6 +266,19 @@ class TargetsSettings(_Strict):
     period_type_field: str = "Period_Type"
     amount_field: str = "Target_Amount"
     enabled: bool = True
+
+    @field_validator(
+        "module", "key_field", "name_field", "territory_id_field", "territory_name_field", "user_field",
+        "period_field", "period_start_field", "period_type_field", "amount_field",
+    )
+    @classmethod
+    def _api_name(cls, value: str) -> str:
+        if not API_NAME.match(value):
+            raise ValueError(
+                f"{value!r} is not a Zoho API name: letters, digits and underscores, starting with a letter "
+                "(Setup > Developer Hub > APIs > API names lists them)"
+            )
+        return value
 
 
 class SyncSettings(_Strict):
@@ -312,8 +389,9 @@ class AlertSettings(_Strict):
     @field_validator("webhook_url")
     @classmethod
     def _webhook_http_url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError("must be an http(s) URL such as https://hooks.example.com/territory-sync")
+        problem = None if value is None else url_problem(value, base=False)
+        if problem is not None:
+            raise ValueError(f"{problem}; write it like https://hooks.example.com/territory-sync")
         return value
 
     @field_validator("email_to")
@@ -385,6 +463,23 @@ class TenantSettings(_Strict):
     sync: SyncSettings = SyncSettings()
     schedule: ScheduleSettings | None = None  # not scheduled unless given
     alerts: AlertSettings = AlertSettings()
+    # Folders outside the plan's own folder that the plan's [lists.*] CSV files may be read from.
+    allowed_list_dirs: list[Path] = Field(default_factory=list)
+
+    @field_validator("allowed_list_dirs")
+    @classmethod
+    def _existing_folders(cls, folders: list[Path]) -> list[Path]:
+        for folder in folders:
+            if not _anchored(folder).is_dir():
+                raise ValueError(f"{_anchored(folder)} is not a folder (paths are relative to the config file)")
+        return folders
+
+    @model_validator(mode="after")
+    def _usable_sandbox_data_dir(self) -> TenantSettings:
+        problem = folder_problem(_anchored(self.sandbox.data_dir)) if self.crm.sandbox else None
+        if problem is not None:
+            raise ValueError(f"sandbox.data_dir: {problem}")
+        return self
 
     @property
     def effective_concurrency(self) -> int:
@@ -398,6 +493,34 @@ class StorageSettings(_Strict):
     # SQLAlchemy URL of the ledger; default: sqlite:///<state_dir>/ledger.sqlite3.
     # PostgreSQL: postgresql+psycopg://user@host/dbname (password from the environment).
     ledger_url: str | None = None
+
+    @field_validator("state_dir")
+    @classmethod
+    def _usable_state_dir(cls, value: Path) -> Path:
+        problem = folder_problem(_anchored(value))
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("ledger_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from sqlalchemy.engine import make_url  # the ledger's own parser: what it refuses, refuse now
+
+        hint = "use sqlite:///path/to/ledger.sqlite3 or postgresql+psycopg://user@host/dbname"
+        try:
+            url = make_url(value)
+        except Exception:  # ArgumentError, or ValueError for a port that is not a number
+            raise ValueError(f"is not a database URL: {hint}") from None
+        if url.get_backend_name() not in ("sqlite", "postgresql"):
+            raise ValueError(f"the ledger runs on SQLite or PostgreSQL, not {url.get_backend_name()!r}: {hint}")
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            problem = folder_problem(Path(url.database).parent)
+            if problem is not None:
+                raise ValueError(f"the SQLite file's folder: {problem}")
+        return value
 
     def ledger(self) -> str:
         return self.ledger_url or f"sqlite:///{self.state_dir / 'ledger.sqlite3'}"
@@ -502,9 +625,11 @@ def load_settings(path: Path | str, *, onboarding: bool = False, credentials: bo
             f"{path}: no such config file. Pass --config FILE; config.example.toml documents every key."
         )
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = tomllib.loads(read_utf8(path, "config file"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid TOML: arrays or tables nested thousands deep") from None
     _warn_about_inline_secrets(path, raw)
     Settings._toml_path = path
     token = _config_dir.set(path.parent)
@@ -513,6 +638,11 @@ def load_settings(path: Path | str, *, onboarding: bool = False, credentials: bo
         settings = Settings()  # type: ignore[call-arg]  # values come from the sources, not arguments
     except ValidationError as exc:
         raise ConfigError(_describe(path, exc)) from None
+    except SettingsError as exc:  # an environment variable that should hold JSON does not; never quote it
+        raise ConfigError(
+            f"{path}: {str(exc).split(' from source')[0]} from the environment: a {ENV_PREFIX}... variable that "
+            "names a table must hold JSON; set one variable per key instead (TABLE__KEY=value)"
+        ) from None
     finally:
         Settings._toml_path = None
         _config_dir.reset(token)
@@ -521,6 +651,21 @@ def load_settings(path: Path | str, *, onboarding: bool = False, credentials: bo
     if credentials and not onboarding:
         _require_credentials(path, settings)
     return settings
+
+
+def read_utf8(path: Path, what: str) -> str:
+    """The text of ``path``; ConfigError when it cannot be read or is not UTF-8 (naming the line, never the content)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the {what} ({exc.strerror})") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(
+            f"{path}:{line}: the {what} is not UTF-8 text (byte {exc.start + 1}); save it as UTF-8"
+        ) from None
 
 
 def _with_stored_refresh_tokens(settings: Settings) -> Settings:
@@ -576,17 +721,30 @@ def _warn_about_inline_secrets(path: Path, raw: dict[str, Any]) -> None:
 
 def _describe(path: Path, exc: ValidationError) -> str:
     lines = [f"{path}: {exc.error_count()} problem(s) in the configuration:"]
-    for error in exc.errors(include_url=False):
+    for error in exc.errors(include_url=False, include_input=True):
         key = ".".join(str(part) for part in error["loc"]) or "<top level>"
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "missing":
             message = "missing: this key is required"
         elif error["type"] == "extra_forbidden":
             message = "unknown key: remove it or check its spelling against config.example.toml"
-        elif "input" in error and not isinstance(error["input"], dict) and "secret" not in key:
-            message = f"{message} (got {error['input']!r})"
+        elif "input" in error:
+            got = _shown_input(error["loc"], error["input"], error["type"])
+            message = f"{message} ({got})" if got else message
         lines.append(f"  {key}: {message}")
     return "\n".join(lines)
+
+
+def _shown_input(loc: Sequence[int | str], value: Any, kind: str) -> str:
+    """What an error says it got: a short scalar as written; of a table or an array only what it is,
+    when its type is the problem. Never the value of a key that may hold a secret (``SENSITIVE_KEYS``)."""
+    if isinstance(value, dict | list | tuple):
+        wrong_type = kind.endswith(("_type", "_parsing"))
+        return ("got a table" if isinstance(value, dict) else "got an array") if wrong_type else ""
+    if any(str(part) in SENSITIVE_KEYS for part in loc):
+        return ""
+    text = repr(value)
+    return f"got {text}" if len(text) <= 60 else f"got a value of {len(text)} characters"
 
 
 def _resolve_paths(settings: Settings, base: Path) -> Settings:
@@ -603,6 +761,7 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
         name: t.model_copy(
             update={
                 "plan": anchored(t.plan),
+                "allowed_list_dirs": [anchored(d) for d in t.allowed_list_dirs],
                 "sandbox": t.sandbox.model_copy(update={"data_dir": anchored(t.sandbox.data_dir)}),
                 "credentials": secret_files(t.credentials),
             }

@@ -34,7 +34,7 @@ from mappings.plan import (
 )
 from mappings.problems import PlanValidationError, Problem
 from mappings.targets import FiscalPeriod, TargetRow, compute_targets, fiscal_periods, write_csv
-from mappings.validate import load_plan, parse_plan
+from mappings.validate import check_criteria, load_plan, parse_plan
 
 # The criteria language (parse, compile, explain, Zoho JSON) is exported by mappings.criteria.
 
@@ -63,6 +63,7 @@ __all__ = [
     "UserRef",
     "ValueList",
     "access_delta",
+    "check_criteria",
     "compute_access",
     "compute_targets",
     "evaluate_accounts",

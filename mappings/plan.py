@@ -189,6 +189,9 @@ class TerritoryPlan:
     sharing: tuple[SharingRule, ...] = ()
     distributions: Mapping[str, tuple[Decimal, ...]] = field(default_factory=dict)
     source: str = "<plan>"
+    # The line of each criteria in the file (``"territories.emea.accounts"`` → 12), for problems
+    # found once the CRM's fields are known (``mappings.validate.check_criteria``).
+    lines: Mapping[str, int] = field(default_factory=dict, compare=False)
 
     @cached_property
     def children(self) -> Mapping[str | None, tuple[str, ...]]:

@@ -1,18 +1,22 @@
 """Read a territory plan file and check it, reporting every problem at once.
 
-``load_plan(path)`` parses the TOML, reads the CSV value lists it names, parses each criteria
-with the criteria language, and checks the whole: unknown parents (with a "did you mean"),
-cycles, duplicate names, bad permissions, unparseable criteria (with the position in the file),
-unknown fields or type mismatches (against a field catalogue when given), unknown or inactive
-users (against a user list when given), conflicting pins, unknown territories in sharing rules,
-and targets that don't add up. Every problem carries file, line, key and a hint; if there is
-any, ``PlanValidationError`` is raised with all of them.
+``load_plan(path)`` parses the TOML, reads the CSV value lists it names (only from the plan's
+folder or the folders the caller allows; a problem with one names its file and line, never its
+content), parses each criteria with the criteria language, and checks the whole: unknown parents
+(with a "did you mean"), cycles, duplicate or empty names, bad permissions, unparseable criteria
+(with the position in the file), unknown fields or type mismatches (against a field catalogue
+when given), unknown or inactive users (against a user list when given), conflicting pins, record
+ids that cannot be Zoho's, unknown territories in sharing rules, and targets that don't add up or
+are out of range. Every problem carries file, line, key and a hint; if there is any,
+``PlanValidationError`` is raised with all of them. ``check_criteria`` repeats the field checks
+on a loaded plan, for a caller that has the CRM's fields before it can load the plan again.
 """
 
 from __future__ import annotations
 
 import csv
 import difflib
+import io
 import logging
 import re
 import tomllib
@@ -74,6 +78,13 @@ _TARGET_KEYS = {"fiscal_year", "period", "amount", "distribution", "split", "wei
 _NAME_FORBIDDEN = set("^~`#%&+=[]{}|\\;\"'<>,")
 _NAME_MAX = 50
 _CENT = Decimal("0.01")
+# Zoho record ids are digit strings that fit a 64-bit integer, e.g. "2276164000000471001".
+_RECORD_ID = re.compile(r"^[0-9]{1,19}$")
+# Fiscal years a target may name, and the largest amount or weight: far past any real plan, well
+# inside what dates and the decimal arithmetic of the period split can hold.
+_YEARS = range(1900, 2201)
+_MAX_NUMBER = Decimal(10) ** 16
+_MAX_LIST_BYTES = 256 * 1024 * 1024
 
 
 def load_plan(
@@ -81,16 +92,28 @@ def load_plan(
     *,
     catalogue: Mapping[str, FieldCatalogue] | None = None,
     users: Sequence[UserRef] | None = None,
+    list_dirs: Sequence[Path] = (),
 ) -> TerritoryPlan:
-    """Read and validate the plan at ``path``; raise ``PlanValidationError`` with every problem."""
+    """Read and validate the plan at ``path``; raise ``PlanValidationError`` with every problem.
+
+    The plan's list files must lie in the plan's folder (symbolic links followed) or in one of
+    ``list_dirs`` (the config's ``allowed_list_dirs``)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        problem = Problem(str(path), None, "", f"cannot read the plan file ({exc.strerror})",
+        data = path.read_bytes()
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        reason = exc.strerror if isinstance(exc, OSError) else "the path holds a NUL byte"
+        problem = Problem(str(path), None, "", f"cannot read the plan file ({reason})",
                           "Check the path given for the plan.")
-        raise PlanValidationError([problem]) from exc
-    return parse_plan(text, source=str(path), base_dir=path.parent, catalogue=catalogue, users=users)
+        raise PlanValidationError([problem]) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        problem = Problem(str(path), data.count(b"\n", 0, exc.start) + 1, "",
+                          f"the plan file is not UTF-8 text (byte {exc.start + 1})", "Save it as UTF-8.")
+        raise PlanValidationError([problem]) from None
+    return parse_plan(text, source=str(path), base_dir=path.parent, catalogue=catalogue, users=users,
+                      list_dirs=list_dirs)
 
 
 def parse_plan(
@@ -100,22 +123,59 @@ def parse_plan(
     base_dir: Path | None = None,
     catalogue: Mapping[str, FieldCatalogue] | None = None,
     users: Sequence[UserRef] | None = None,
+    list_dirs: Sequence[Path] = (),
 ) -> TerritoryPlan:
-    """Validate plan text (``source`` names it in problems; lists are read relative to ``base_dir``)."""
+    """Validate plan text (``source`` names it in problems; lists are read relative to ``base_dir``,
+    and only from it or from ``list_dirs``)."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         line = _toml_error_line(str(exc))
         problem = Problem(source, line, "", f"not valid TOML: {exc}",
                           "Fix the syntax at that line (a key defined twice is an error in TOML).")
-        raise PlanValidationError([problem]) from exc
-    builder = _Builder(data, SourceMap.from_text(text), source, base_dir or Path("."), catalogue, users)
+        raise PlanValidationError([problem]) from None
+    except RecursionError:
+        problem = Problem(source, None, "", "arrays or tables nested thousands deep", "Write the plan flatter.")
+        raise PlanValidationError([problem]) from None
+    builder = _Builder(data, SourceMap.from_text(text), source, base_dir or Path("."), catalogue, users,
+                       list_dirs)
     plan = builder.build()
     if builder.problems:
         problems = sorted(builder.problems, key=lambda p: (p.line if p.line is not None else 0))
         raise PlanValidationError(problems)
     log.debug("plan %s: %d territories", source, len(plan.territories))
     return plan
+
+
+def check_criteria(plan: TerritoryPlan, catalogues: Mapping[str, FieldCatalogue]) -> None:
+    """Check a loaded plan's criteria against the CRM's fields (``catalogues`` by module; a module
+    left out is not checked): ``PlanValidationError`` with file, line and territory of each problem.
+
+    What ``load_plan(..., catalogue=...)`` reports, for a caller that needs it before it can load the
+    plan again, e.g. the pull evaluating the plan for shares as soon as it has read the fields."""
+    problems: list[Problem] = []
+    for key, territory in plan.territories.items():
+        for module, rule in (("Accounts", territory.accounts), ("Deals", territory.deals)):
+            fields = catalogues.get(module)
+            if rule is None or fields is None:
+                continue
+            where = f"territories.{key}.{'accounts' if module == 'Accounts' else 'deals'}"
+            problems.extend(Problem(plan.source, plan.lines.get(where), where, message, hint)
+                            for message, hint in _field_problems(rule, fields, module, where))
+    if problems:
+        raise PlanValidationError(sorted(problems, key=lambda p: p.line if p.line is not None else 0))
+
+
+def _field_problems(rule: Criteria, fields: FieldCatalogue, module: str, where: str) -> list[tuple[str, str]]:
+    """(message, hint) of each error ``crit.check`` finds in ``rule``; its warnings are logged."""
+    out: list[tuple[str, str]] = []
+    for found in crit.check(rule, fields):
+        if found.severity == "error":
+            message = found.message if found.message.startswith(found.field) else f"{found.field}: {found.message}"
+            out.append((message, f"Check the criteria against the CRM's {module} fields."))
+        else:
+            log.warning("%s: %s", where, found)
+    return out
 
 
 def _toml_error_line(message: str) -> int | None:
@@ -134,11 +194,15 @@ class _Builder:
         base_dir: Path,
         catalogue: Mapping[str, FieldCatalogue] | None,
         users: Sequence[UserRef] | None,
+        list_dirs: Sequence[Path] = (),
     ) -> None:
         self.data = data
         self.smap = smap
         self.source = source
         self.base_dir = base_dir
+        self.list_dirs = tuple(list_dirs)
+        self.broken_lists: set[str] = set()  # declared, but their file could not be used (reported once)
+        self.lines: dict[str, int] = {}  # each criteria's line, kept in the plan
         self.catalogue = catalogue
         self.users = {u.email.lower(): u for u in users} if users is not None else None
         self.problems: list[Problem] = []
@@ -236,6 +300,7 @@ class _Builder:
             sharing=tuple(sharing),
             distributions=distributions,
             source=self.source,
+            lines=dict(self.lines),
         )
 
     def table(self, parent: Mapping[str, Any], key: str, path: KeyPath) -> Mapping[str, Any]:
@@ -289,24 +354,79 @@ class _Builder:
                     self.problem(path, "a list needs both file and column",
                                  'Name the CSV file (relative to the plan) and its column.')
                 continue
-            values = self.read_csv(self.base_dir / file, column, path)
+            data = self.list_file(file, (*path, "file"))
+            values = None if data is None else self.read_csv(data, file, column, path)
             if values is not None:
                 out[name] = ValueList(name, file, column, values)
+            else:
+                self.broken_lists.add(name)
         return out
 
-    def read_csv(self, file: Path, column: str, path: KeyPath) -> tuple[str, ...] | None:
+    def list_file(self, file: str, path: KeyPath) -> bytes | None:
+        """The bytes of a list file, if it is a regular file inside the plan's folder or an allowed one."""
+        shown = _clip(file)
+        hint = "The path is relative to the plan file."
+        if "\x00" in file:
+            self.problem(path, f"{shown}: the path holds a NUL byte", "Remove it.")
+            return None
         try:
-            with file.open(newline="", encoding="utf-8-sig") as handle:
-                reader = csv.DictReader(handle)
-                if reader.fieldnames is None or column not in reader.fieldnames:
-                    have = ", ".join(reader.fieldnames or [])
-                    self.problem((*path, "column"), f'column "{column}" not in {file.name} (has: {have})',
-                                 "Name one of the file's header columns.")
-                    return None
-                return tuple(v for row in reader if (v := (row.get(column) or "").strip()))
+            resolved = (self.base_dir / file).resolve()
+            roots = [self.base_dir.resolve(), *(d.resolve() for d in self.list_dirs)]
+        except (OSError, RuntimeError) as exc:  # RuntimeError: a symbolic link loop
+            self.problem(path, f"{shown}: cannot follow the path ({exc})", hint)
+            return None
+        if not any(resolved.is_relative_to(root) for root in roots):
+            self.problem(path, f"{shown} is outside the plan's folder",
+                         "Move the CSV file next to the plan, or allow its folder in the config "
+                         "(tenants.<name>.allowed_list_dirs).")
+            return None
+        try:
+            if not resolved.exists():
+                self.problem(path, f"{shown}: no such file", f"{hint} Check it exists.")
+                return None
+            if not resolved.is_file():
+                self.problem(path, f"{shown} is not a regular file", "Name a CSV file.")
+                return None
+            if resolved.stat().st_size > _MAX_LIST_BYTES:
+                self.problem(path, f"{shown} is larger than {_MAX_LIST_BYTES // 2**20} MiB",
+                             "Split the list or keep only the column the plan uses.")
+                return None
+            return resolved.read_bytes()
         except OSError as exc:
-            self.problem((*path, "file"), f"cannot read {file} ({exc.strerror})",
-                         "The path is relative to the plan file; check it exists.")
+            self.problem(path, f"cannot read {shown} ({exc.strerror})", hint)
+            return None
+
+    def read_csv(self, data: bytes, file: str, column: str, path: KeyPath) -> tuple[str, ...] | None:
+        """The non-empty values of ``column``. A problem names the file and the line, never what it holds."""
+        shown = _clip(file)
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = data.count(b"\n", 0, exc.start) + 1
+            self.problem((*path, "file"), f"{shown}:{line}: not UTF-8 text", "Save the CSV file as UTF-8.")
+            return None
+        if "\x00" in text:
+            line = text.count("\n", 0, text.index("\x00")) + 1
+            self.problem((*path, "file"), f"{shown}:{line}: holds a NUL byte, which no CSV text has",
+                         "Name a CSV text file saved as UTF-8.")
+            return None
+        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+        try:
+            header = next(reader, None)
+            if header is None:
+                self.problem((*path, "file"), f"{shown} is empty", f'Give it a header row naming "{column}".')
+                return None
+            names = [h.strip() for h in header]
+            if column not in names:
+                self.problem((*path, "column"),
+                             f'column "{column}" is not in the header (line 1) of {shown}, which has '
+                             f"{len(names)} column(s)", "Name one of the file's header columns.")
+                return None
+            index = names.index(column)
+            return tuple(v for row in reader if index < len(row) and (v := row[index].strip()))
+        except csv.Error as exc:
+            self.problem((*path, "file"), f"{shown}:{max(reader.line_num, 1)}: not valid CSV ({exc})",
+                         "Fix that line of the CSV file.")
             return None
 
     def distributions(self, raw: Mapping[str, Any]) -> dict[str, tuple[Decimal, ...]]:
@@ -317,7 +437,7 @@ class _Builder:
             if isinstance(spec, Mapping):
                 self.unknown_keys(spec, {"months"}, path)
             weights = [_decimal(v) for v in months] if isinstance(months, list) else []
-            if len(weights) != 12 or any(w is None or w < 0 for w in weights) or sum(
+            if len(weights) != 12 or any(w is None or w < 0 or w >= _MAX_NUMBER for w in weights) or sum(
                 w for w in weights if w is not None
             ) <= 0:
                 self.problem((*path, "months"), "a distribution needs twelve non-negative monthly weights",
@@ -329,8 +449,10 @@ class _Builder:
         return out
 
     def criteria(self, text: str, path: KeyPath, lists: Mapping[str, ValueList], module: str) -> Criteria | None:
+        # A list whose file is reported already parses as empty, so that its criteria add no second problem.
+        known = {**{name: () for name in self.broken_lists}, **{k: v.values for k, v in lists.items()}}
         try:
-            parsed = crit.parse(text, lists={k: v.values for k, v in lists.items()})
+            parsed = crit.parse(text, lists=known)
         except CriteriaSyntaxError as exc:
             where = "" if f"line {exc.line}" in exc.reason else f" (line {exc.line}, column {exc.column} of the criteria)"
             self.problem(path, f"cannot parse criteria{where}: {exc.reason}",
@@ -340,19 +462,16 @@ class _Builder:
         except CriteriaError as exc:
             self.problem(path, f"invalid criteria: {exc.message}", "Fix the criteria.")
             return None
+        line = self.smap.line_of(path)
+        if line is not None:
+            self.lines[".".join(map(str, path))] = line
         if self.catalogue is not None:
             fields = self.catalogue.get(module)
             if fields is None:
                 self.problem(path, f"no field catalogue for {module}", f"Pass the {module} field metadata.")
             else:
-                for found in crit.check(parsed, fields):
-                    if found.severity == "error":
-                        message = found.message if found.message.startswith(found.field) else (
-                            f"{found.field}: {found.message}")
-                        self.problem(path, message,
-                                     f"Check the criteria against the CRM's {module} fields.")
-                    else:
-                        log.warning("%s: %s", ".".join(map(str, path)), found)
+                for message, hint in _field_problems(parsed, fields, module, ".".join(map(str, path))):
+                    self.problem(path, message, hint)
         return parsed
 
     def territory(
@@ -364,7 +483,11 @@ class _Builder:
         settings: PlanSettings,
     ) -> Territory | None:
         self.unknown_keys(raw, _TERRITORY_KEYS, path)
-        name = self.typed(raw, "name", str, path, "a string") or key
+        written = self.typed(raw, "name", str, path, "a string")
+        if written is not None and not written.strip():
+            self.problem((*path, "name"), "the name is empty",
+                         f'Give territory "{key}" a name, or leave name out to use its key.')
+        name = written if written and written.strip() else key
         if len(name) > _NAME_MAX or _NAME_FORBIDDEN & set(name):
             bad = "".join(sorted(_NAME_FORBIDDEN & set(name)))
             self.problem((*path, "name"), f'name "{name}" is not allowed in Zoho'
@@ -446,9 +569,21 @@ class _Builder:
                 self.problem((*tpath, "period"), f'unknown period "{period}"', 'Use "month" or "quarter".')
                 continue
             amount = _decimal(spec.get("amount"))
-            if year is None or amount is None or amount < 0:
+            if "amount" in spec and (amount is None or amount < 0):
+                self.problem((*tpath, "amount"), f"amount must be a non-negative number, not {_clip(repr(spec['amount']))}",
+                             'Write the amount as a number or a string of digits, e.g. amount = "1200000".')
+                continue
+            if year is None or amount is None:
                 self.problem(tpath, "a target needs fiscal_year and a non-negative amount",
                              'Write fiscal_year = 2027 and amount = "1200000".')
+                continue
+            if year not in _YEARS:
+                self.problem((*tpath, "fiscal_year"), f"fiscal year {_clip(str(year))} is not a year "
+                             f"from {_YEARS[0]} to {_YEARS[-1]}", "Write the calendar year the fiscal year starts in.")
+                continue
+            if amount >= _MAX_NUMBER:
+                self.problem((*tpath, "amount"), f"the amount has more than {len(str(_MAX_NUMBER)) - 1} digits "
+                             "before the point", "Write the target in the currency's units, e.g. \"1200000\".")
                 continue
             if (year, period) in seen:
                 self.problem(tpath, f"a second {period} target for fiscal year {year}",
@@ -491,8 +626,9 @@ class _Builder:
         out: dict[str, Decimal] = {}
         for email, value in raw.items():
             number = _decimal(value)
-            if number is None or number < 0:
-                self.problem(path, f'"{email}": {value!r} is not a non-negative number', "Give a number.")
+            if number is None or number < 0 or number >= _MAX_NUMBER:
+                self.problem((*path, email), f"{_clip(repr(value))} is not a non-negative number "
+                             f"under {_MAX_NUMBER:,.0f}", "Give a number.")
             elif email not in members:
                 self.problem(path, f'"{email}" is not a member of this territory',
                              "Add them to members, or remove this entry.")
@@ -576,13 +712,13 @@ class _Builder:
             path: KeyPath = ("pins", index)
             self.unknown_keys(spec, {"module", "record", "territories"}, path)
             module = self.module(spec, path)
-            record = spec.get("record")
+            record = self.record_id(spec, path, "a pin")
             keys = spec.get("territories")
-            if not isinstance(record, str | int) or isinstance(record, bool):
-                self.problem(path, "a pin needs the record id", 'Write record = "<record id>".')
+            if record is None:
                 continue
             if not isinstance(keys, list) or not keys or not all(isinstance(k, str) for k in keys):
-                self.problem(path, "a pin needs a list of territory keys", 'Write territories = ["london"].')
+                self.problem((*path, "territories") if "territories" in spec else path,
+                             "a pin needs a list of territory keys", 'Write territories = ["london"].')
                 continue
             for key in keys:
                 if key not in territories:
@@ -602,6 +738,20 @@ class _Builder:
         self.pin_index = seen
         return out
 
+    def record_id(self, spec: Mapping[str, Any], path: KeyPath, what: str) -> str | None:
+        """The record id of a pin or an exclusion: Zoho's ids are digits (zoho-api.md §4: ``id`` string (digits))."""
+        record = spec.get("record")
+        where = (*path, "record") if "record" in spec else path
+        if not isinstance(record, str | int) or isinstance(record, bool):
+            self.problem(where, f"{what} needs the record id", 'Write record = "<record id>".')
+            return None
+        text = str(record)
+        if not _RECORD_ID.match(text):
+            self.problem(where, f'"{_clip(text)}" cannot be a Zoho record id: ids are up to 19 digits',
+                         'Copy the id from the record\'s URL in Zoho CRM, e.g. record = "2276164000000471001".')
+            return None
+        return text
+
     def module(self, spec: Mapping[str, Any], path: KeyPath) -> Module:
         module = spec.get("module", "Accounts")
         if module not in MODULES:
@@ -615,11 +765,11 @@ class _Builder:
             path: KeyPath = ("exclusions", index)
             self.unknown_keys(spec, {"module", "record", "reason"}, path)
             module = self.module(spec, path)
-            record = spec.get("record")
-            if not isinstance(record, str | int) or isinstance(record, bool):
-                self.problem(path, "an exclusion needs the record id", 'Write record = "<record id>".')
+            record = self.record_id(spec, path, "an exclusion")
+            if record is None:
                 continue
-            out.append(Exclusion(module, str(record), str(spec.get("reason", ""))))
+            reason = self.typed(spec, "reason", str, path, "a string") or ""
+            out.append(Exclusion(module, record, reason))
         return out
 
     def pins_vs_exclusions(self, pins: Sequence[Pin], exclusions: Sequence[Exclusion]) -> None:
@@ -638,7 +788,8 @@ class _Builder:
             users = spec.get("users")
             access = spec.get("access", "read")
             if not isinstance(key, str):
-                self.problem(path, "a sharing rule needs a territory", 'Write territory = "<key>".')
+                self.problem((*path, "territory") if "territory" in spec else path,
+                             "a sharing rule needs a territory", 'Write territory = "<key>".')
                 continue
             if key not in territories:
                 self.unknown_territory((*path, "territory"), key, territories)
@@ -653,6 +804,11 @@ class _Builder:
                 continue
             out.append(SharingRule(key, tuple(users), cast("Access", access)))
         return out
+
+
+def _clip(text: str, limit: int = 80) -> str:
+    """``text`` as quoted in a problem: at most ``limit`` characters."""
+    return text if len(text) <= limit else f"{text[:limit - 1]}…"
 
 
 def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:

@@ -38,7 +38,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from mappings.criteria.ast import Comparator, Condition, Criteria, Group, Not, Scalar, Value
@@ -48,6 +48,9 @@ from mappings.errors import CriteriaError, CriteriaSyntaxError
 log = logging.getLogger(__name__)
 
 # An API name, dotted for a lookup's sub-field; ``$`` starts Zoho's system fields (``$converted``).
+# Parse-tree levels a criteria text may nest (each parenthesis or `not` is one): far past what a
+# person writes, well short of Python's recursion limit in the passes that walk the tree.
+MAX_NESTING = 64
 _FIELD_PATTERN = r"\$?[A-Za-z_][A-Za-z0-9_]*(\.\$?[A-Za-z_][A-Za-z0-9_]*)*"
 
 _GRAMMAR = r"""
@@ -164,6 +167,11 @@ def parse(text: str, *, lists: Mapping[str, Sequence[Scalar]] | None = None) -> 
         tree = _parser().parse(text)
     except UnexpectedInput as exc:
         raise _syntax_error(exc, text) from None
+    if _depth(tree) > MAX_NESTING:
+        raise CriteriaError(
+            f"the criteria are nested more than {MAX_NESTING} levels deep (parentheses and `not`): "
+            "write them flatter, e.g. with `in [...]` or one `and`/`or` chain"
+        )
     try:
         result: Criteria = _Build(text, lists or {}).transform(tree)
     except VisitError as exc:
@@ -171,6 +179,16 @@ def parse(text: str, *, lists: Mapping[str, Sequence[Scalar]] | None = None) -> 
             raise exc.orig_exc from None
         raise
     return result
+
+
+def _depth(tree: Tree[Token]) -> int:
+    """How deep the parse tree goes, counted without recursion (the text may nest thousands deep)."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in node.children if isinstance(child, Tree))
+    return deepest
 
 
 def _syntax_error(exc: UnexpectedInput, text: str) -> CriteriaSyntaxError:

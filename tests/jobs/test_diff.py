@@ -412,9 +412,9 @@ def test_ours_is_removed_whether_the_ledger_or_assigned_by_says_so() -> None:
 
 def test_excluded_records_are_left_alone() -> None:
     """An excluded account: no change, no finding, not counted as governed."""
-    plan = plan_of(PLAN, '\n[[exclusions]]\nmodule = "Accounts"\nrecord = "a1"\n')
-    acct = account("a1", "UK", assigned(AMER.id, "Americas"))
-    cs = run(snapshot(accounts=[acct, account("a2", "UK", assigned(UK.id, "UK"))]), plan=plan)
+    plan = plan_of(PLAN, '\n[[exclusions]]\nmodule = "Accounts"\nrecord = "1001"\n')
+    acct = account("1001", "UK", assigned(AMER.id, "Americas"))
+    cs = run(snapshot(accounts=[acct, account("1002", "UK", assigned(UK.id, "UK"))]), plan=plan)
     assert cs.changes == ()
     assert cs.findings == ()
     assert cs.accounts_total == 1
@@ -423,11 +423,11 @@ def test_excluded_records_are_left_alone() -> None:
 def test_pins_and_the_catch_all_give_their_reasons() -> None:
     """A pinned account's assignment says pin; an unmatched one goes to the catch-all and is reported."""
     text = PLAN.replace("version = 1\n", 'version = 1\n[settings]\ncatch_all = "amer"\n')
-    plan = plan_of(text, '\n[[pins]]\nmodule = "Accounts"\nrecord = "a1"\nterritories = ["emea"]\n')
-    cs = run(snapshot(accounts=[account("a1", "US"), account("a2", "FR")]), plan=plan)
+    plan = plan_of(text, '\n[[pins]]\nmodule = "Accounts"\nrecord = "1001"\nterritories = ["emea"]\n')
+    cs = run(snapshot(accounts=[account("1001", "US"), account("1002", "FR")]), plan=plan)
     assert [(c.target, c.reason.kind) for c in cs.changes] == [
-        ("Accounts/a1 territory emea", "pin"), ("Accounts/a2 territory amer", "catch_all")]
-    assert findings(cs, "unmatched") == ["Accounts/a2"]
+        ("Accounts/1001 territory emea", "pin"), ("Accounts/1002 territory amer", "catch_all")]
+    assert findings(cs, "unmatched") == ["Accounts/1002"]
 
 
 def test_an_account_at_zohos_cap_gets_no_more_territories() -> None:

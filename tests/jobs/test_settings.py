@@ -227,3 +227,119 @@ def test_smtp_ca_file_is_relative_to_the_config_and_must_exist(tmp_path: Path) -
     assert settings.smtp.ca_file == tmp_path / "ca.pem"
     with pytest.raises(ConfigError, match=r"smtp.ca_file: .*missing.pem: no such file"):
         load_settings(write(tmp_path, sandbox + '[smtp]\nhost = "mail.example.com"\nca_file = "missing.pem"\n'))
+
+
+# ── Validated where it enters (issue 10): whatever sync refuses, loading refuses first ──────────
+
+SANDBOX = '[tenants.demo]\nplan = "p.toml"\n[tenants.demo.crm]\nsandbox = true\n'
+
+
+def config_error(tmp_path: Path, text: str | bytes) -> str:
+    path = tmp_path / "config.toml"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    with pytest.raises(ConfigError) as info:
+        load_settings(path)
+    return str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("https://crm.example.test/crm/v8", "must be scheme and host only, without a path"),
+        ("https://crm.example .test", "contains a space or a control character"),
+        ("https://admin:hunter2pw@crm.example.test", "must not carry a user name or password"),
+        ("https://crm.example.test:99999", "is not a valid URL (check the host and the port, 1-65535)"),
+        ("ftp://crm.example.test", "must start with https://"),
+        ("https://crm.example.test?org=1", "must be scheme and host only"),
+    ],
+)
+def test_crm_urls_that_the_connector_would_refuse_are_refused_at_load(tmp_path: Path, url: str, message: str) -> None:
+    """api_domain/accounts_url: a path, a space, credentials, a bad port or scheme is a config error naming the key, not the URL."""
+    text = f'[tenants.acme]\nplan = "p.toml"\n[tenants.acme.crm]\napi_domain = "{url}"\naccounts_url = "https://a.example.test"\n'
+    error = config_error(tmp_path, text)
+    assert f"  tenants.acme.crm.api_domain: {message}" in error
+    assert url not in error
+
+
+def test_a_state_dir_that_is_a_file_or_cannot_be_created_is_refused(tmp_path: Path) -> None:
+    """storage.state_dir naming a file, or a folder below a file, is a config error, not an OSError later."""
+    (tmp_path / "state").write_text("")
+    error = config_error(tmp_path, f'[storage]\nstate_dir = "state"\n{SANDBOX}')
+    assert f"  storage.state_dir: {tmp_path / 'state'} is a file, not a folder" in error
+    error = config_error(tmp_path, f'[storage]\nstate_dir = "state/inner"\n{SANDBOX}')
+    assert f"  storage.state_dir: {tmp_path / 'state' / 'inner'} cannot be created: {tmp_path / 'state'} is a file" in error
+    error = config_error(tmp_path, f'{SANDBOX}[tenants.demo.sandbox]\ndata_dir = "state"\n')
+    assert f"  tenants.demo: sandbox.data_dir: {tmp_path / 'state'} is a file, not a folder" in error
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("nonsense", "is not a database URL"),
+        ("postgresql+psycopg://ts:hunter2pw@db:notaport/ts", "is not a database URL"),
+        ("mysql://ts:hunter2pw@db/ts", "the ledger runs on SQLite or PostgreSQL, not 'mysql'"),
+    ],
+)
+def test_a_ledger_url_the_ledger_cannot_open_is_refused_without_its_password(tmp_path: Path, url: str, message: str) -> None:
+    """storage.ledger_url is parsed as the ledger parses it, at load; the error never quotes the URL."""
+    error = config_error(tmp_path, f'[storage]\nledger_url = "{url}"\n{SANDBOX}')
+    assert f"  storage.ledger_url: {message}" in error
+    assert "hunter2pw" not in error
+
+
+@pytest.mark.parametrize("module", ["Forecast Targets", "../settings/users", "", "9Targets"])
+def test_a_targets_module_that_is_not_an_api_name_is_refused(tmp_path: Path, module: str) -> None:
+    """targets.module (and each field name) must be a Zoho API name: it becomes part of request paths."""
+    error = config_error(tmp_path, f'{SANDBOX}[tenants.demo.targets]\nmodule = "{module}"\n')
+    assert "  tenants.demo.targets.module: " in error
+    assert "is not a Zoho API name" in error
+
+
+def test_a_config_that_is_not_utf8_names_the_line(tmp_path: Path) -> None:
+    """A latin-1 config is a ConfigError naming the file and line, not a UnicodeDecodeError."""
+    error = config_error(tmp_path, f"# caf\xe9\n{SANDBOX}".encode("latin-1"))
+    assert error == f"{tmp_path / 'config.toml'}:1: the config file is not UTF-8 text (byte 6); save it as UTF-8"
+
+
+def test_a_nul_byte_in_a_path_is_a_config_error(tmp_path: Path) -> None:
+    """A NUL byte in the plan path (or any value) is refused at load with its key."""
+    error = config_error(tmp_path, SANDBOX.replace("p.toml", "p\\u0000.toml"))
+    assert "  tenants.demo.plan: contains a NUL byte" in error
+
+
+def test_config_nested_thousands_deep_is_a_config_error(tmp_path: Path) -> None:
+    """TOML nested 100,000 deep is a ConfigError, not a RecursionError."""
+    error = config_error(tmp_path, "x = " + "[" * 100_000 + "]" * 100_000 + "\n")
+    assert "nested thousands deep" in error
+
+
+def test_allowed_list_dirs_are_relative_to_the_config_and_must_exist(tmp_path: Path) -> None:
+    """tenants.<name>.allowed_list_dirs resolve against the config's folder; a missing folder is an error."""
+    (tmp_path / "shared").mkdir()
+    path = tmp_path / "config.toml"
+    path.write_text('[tenants.demo]\nplan = "p.toml"\nallowed_list_dirs = ["shared"]\n[tenants.demo.crm]\nsandbox = true\n')
+    assert load_settings(path).tenants["demo"].allowed_list_dirs == [tmp_path / "shared"]
+    error = config_error(tmp_path, '[tenants.demo]\nplan = "p.toml"\nallowed_list_dirs = ["nope"]\n[tenants.demo.crm]\nsandbox = true\n')
+    assert f"  tenants.demo.allowed_list_dirs: {tmp_path / 'nope'} is not a folder" in error
+
+
+def test_wrong_types_say_what_they_got_but_never_a_secret_or_a_list(tmp_path: Path) -> None:
+    """A short scalar is quoted; an array or a table only named; a secret's key never shows its value."""
+    error = config_error(tmp_path, SANDBOX.replace("[tenants.demo.crm]", 'edition = "platinum"\n[tenants.demo.crm]')
+                         + '[tenants.demo.http]\nmax_attempts = [1, 2]\n'
+                         '[tenants.demo.credentials]\nrefresh_token = ["1000.tok"]\n')
+    assert "  tenants.demo.edition: Input should be " in error
+    assert "(got 'platinum')" in error
+    assert "  tenants.demo.http.max_attempts: Input should be a valid integer (got an array)" in error
+    assert "  tenants.demo.credentials.refresh_token: Input should be a valid string (got an array)" in error
+    assert "1000.tok" not in error
+
+
+def test_an_environment_variable_that_is_not_json_is_a_config_error_without_its_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A TERRITORY_SYNC_ variable naming a table must hold JSON; when it does not, the error names the field, not the value."""
+    monkeypatch.setenv("TERRITORY_SYNC_TENANTS", "{not json 1000.tok")
+    error = config_error(tmp_path, SANDBOX)
+    assert 'error parsing value for field "tenants" from the environment' in error
+    assert "1000.tok" not in error

@@ -84,18 +84,18 @@ def test_pins_exclusions_and_catch_all() -> None:
 [settings]
 catch_all = "rest"
 [[pins]]
-record = "p"
+record = "101"
 territories = ["leaf", "top"]
 [[exclusions]]
-record = "x"
+record = "102"
 ''')
-    records = [{"id": "p", "X": -5}, {"id": "x", "X": 500}, {"id": "u", "X": -1}, {"id": "n", "X": 1}]
+    records = [{"id": "101", "X": -5}, {"id": "102", "X": 500}, {"id": "u", "X": -1}, {"id": "n", "X": 1}]
     result = evaluate_accounts(plan, records)
     assert result == reference_accounts(plan, records)
-    assert result.territories == {"p": ("leaf", "top"), "u": ("rest",), "n": ("top",)}
+    assert result.territories == {"101": ("leaf", "top"), "u": ("rest",), "n": ("top",)}
     assert result.unmatched == ("u",)
-    assert result.pinned == {"p"}
-    assert result.excluded == {"x"}
+    assert result.pinned == {"101"}
+    assert result.excluded == {"102"}
 
 
 def test_frame_input_matches_records() -> None:

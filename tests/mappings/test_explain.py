@@ -21,7 +21,7 @@ parent = "de"
 accounts = 'Region == "Bavaria"'
 [territories.box]
 [[exclusions]]
-record = "x"
+record = "9"
 ''')
 
 
@@ -46,7 +46,7 @@ def test_explains_matches_failures_and_unreached_children() -> None:
 
 def test_explains_exclusions_and_deal_inheritance() -> None:
     """Excluded records and deals that inherit their account's territory say so."""
-    excluded = explain_record(PLAN, {"id": "x", "Country": "UK"})
+    excluded = explain_record(PLAN, {"id": "9", "Country": "UK"})
     assert excluded.excluded
     assert excluded.territories == ()
     assert "never touches" in excluded.render()
