@@ -28,7 +28,10 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from connector.config import (
+from connector.sandbox.errors import ItemError, ZohoError, each_item, invalid_url, success
+from connector.sandbox.options import SandboxOptions
+from connector.sandbox.store import Assignment, Store, TokenRow
+from connector.sandbox.zoho import (
     API_VERSION,
     BULK_READ_PAGE_SIZE,
     DISCRETE_PAGE_WINDOW,
@@ -39,11 +42,8 @@ from connector.config import (
     MAX_TERRITORIES_PER_WRITE,
     MAX_USERS_PER_WRITE,
     PAGED_READ_CEILING,
+    scope_covers,
 )
-from connector.sandbox.errors import ItemError, ZohoError, each_item, invalid_url, success
-from connector.sandbox.options import SandboxOptions
-from connector.sandbox.store import Assignment, Store, TokenRow
-from connector.scopes import scope_covers
 
 log = logging.getLogger(__name__)
 

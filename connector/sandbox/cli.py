@@ -15,7 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from connector.config import DEFAULT_EDITION, EDITION_CONCURRENCY
 from connector.sandbox.faults import add_fault_arguments, fault_options_from_args
 from connector.sandbox.options import (
     API_ASSIGN_MARKS,
@@ -24,6 +23,7 @@ from connector.sandbox.options import (
     SandboxOptions,
 )
 from connector.sandbox.server import Sandbox, is_loopback, start_sandbox
+from connector.sandbox.zoho import DEFAULT_EDITION, EDITION_CONCURRENCY
 
 DEFAULT_DATA_DIR = Path(".territory-sync/sandbox")
 DEFAULT_PORT = 8765

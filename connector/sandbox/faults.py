@@ -3,7 +3,7 @@
 Limits (zoho-api.md 7.1, 7.2), applied to ``/crm/...`` calls only — the token endpoint and the
 sandbox's own ``/__sandbox/...`` endpoints are never limited or charged:
 
-* **concurrency** per org: the edition's figure from ``connector.config.EDITION_CONCURRENCY``
+* **concurrency** per org: the edition's figure from ``connector.sandbox.zoho.EDITION_CONCURRENCY``
   (Free 5 … Ultimate 25), plus Zoho's sub-concurrency of 10 for heavy calls ([S]; switchable with
   ``FaultOptions.sub_concurrency``). A call is in flight from the moment it arrives until its
   response has been produced, injected latency included.
@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from io import BytesIO
 from typing import TYPE_CHECKING, Any
 
-from connector.config import EDITION_CONCURRENCY
+from connector.sandbox.zoho import EDITION_CONCURRENCY
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment

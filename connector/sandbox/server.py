@@ -37,12 +37,12 @@ from werkzeug.serving import (
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-from connector.config import DEFAULT_EDITION, EDITION_CONCURRENCY
 from connector.sandbox.app import ALL_SCOPES, Clock, SandboxApp, iso
 from connector.sandbox.demo import DemoCredentials, generate_org
 from connector.sandbox.faults import FaultOptions, LimitsAndFaults
 from connector.sandbox.options import SandboxOptions
 from connector.sandbox.store import Store, TokenRow
+from connector.sandbox.zoho import DEFAULT_EDITION, EDITION_CONCURRENCY
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("connector.sandbox.access")
