@@ -2,13 +2,15 @@
 
 It applies the timeouts, the access token, the classification table (``connector.classify``), the
 tenacity retry policy (bounded attempts, ``Retry-After`` honoured and capped, otherwise exponential
-backoff with full jitter, an injected ``sleep``), one refresh-and-resend on ``INVALID_TOKEN``, the
+backoff with "equal" jitter, an injected ``sleep``), one refresh-and-resend on ``INVALID_TOKEN``, the
 tenant's concurrency limit (a ``BoundedSemaphore`` shared by every thread using this transport),
 the call and credit counters, and one log line per HTTP call (method, redacted path, status,
 milliseconds, attempt). ``requests`` exceptions are mapped to ``connector.errors`` here.
 
 Retry budget: a GET (an idempotent read) gets ``max_read_attempts`` tries (``MAX_READ_ATTEMPTS``,
-enough to outlast a bad minute), every other call ``max_attempts``. A call that runs out of tries
+enough to outlast a bad minute), every other call ``max_attempts``. The backoff waits between half and
+all of its exponential ceiling (1, 2, 4 … 60 s), never less: ten tries of a read span at least two
+minutes of failures, whatever the jitter draws. A call that runs out of tries
 raises its error with a message that names the call (method and redacted path), the tries made and
 over how long, and what to do.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -148,7 +151,7 @@ class Transport:
         self._user_agent = user_agent
         self._lock = threading.Lock()
         self._stats = CallStats()
-        self._backoff = tenacity.wait_random_exponential(multiplier=BACKOFF_INITIAL_S, max=BACKOFF_MAX_S)
+        self._ceiling = tenacity.wait_exponential(multiplier=BACKOFF_INITIAL_S, max=BACKOFF_MAX_S)
 
     @property
     def stats(self) -> CallStats:
@@ -298,7 +301,8 @@ class Transport:
         exc = retry_state.outcome.exception() if retry_state.outcome is not None else None
         if isinstance(exc, _Retry) and exc.retry_after is not None:
             return max(0.0, min(exc.retry_after, self._max_retry_after_s))
-        return float(self._backoff(retry_state))
+        high = float(self._ceiling(retry_state))
+        return high / 2 + random.uniform(0, high / 2)
 
     def _count_retry(self, retry_state: tenacity.RetryCallState) -> None:
         with self._lock:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -308,3 +309,23 @@ def test_an_exhausted_read_names_the_call_its_tries_their_time_and_the_fix(rsps,
     assert "Account_Name" not in message
     assert info.value.status == 503
     assert info.value.code == "INTERNAL_ERROR"
+
+
+def test_a_read_outlasts_a_whole_bad_minute(rsps, fake_time, store):
+    """A GET whose every answer is 500 for 60 s (of the injected clock) still succeeds: the waits
+    are at least half their exponential ceiling, so the 8th try comes after more than 60 s."""
+    client = ZohoClient(make_config(), sleep=fake_time.sleep, clock=fake_time.clock, monotonic=fake_time.clock,
+                        token_store=store)
+    add_token(rsps)
+    bad_until = fake_time.now + 60
+
+    def answer(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        if fake_time.now < bad_until:
+            return 500, {}, json.dumps(INTERNAL)
+        return 200, {}, json.dumps({"fields": []})
+
+    rsps.add_callback(responses.GET, FIELDS, callback=answer, content_type="application/json")
+    assert client.field_metadata("Accounts") == {"fields": []}
+    assert sum(fake_time.sleeps) >= 60
+    assert len(fake_time.sleeps) <= 7
+    assert [min(60, 2**n) / 2 <= s <= min(60, 2**n) for n, s in enumerate(fake_time.sleeps)] == [True] * len(fake_time.sleeps)
