@@ -650,6 +650,25 @@ class Ledger:
         with self._engine.connect() as conn:
             return [_change_row(row._mapping) for row in conn.execute(query)]
 
+    def replanned(self, tenant: str, pending: Sequence[ChangeRow]) -> set[tuple[int, int]]:
+        """(run id, seq) of the ``pending`` changes that a later run of the tenant planned again
+        (same kind and target, not a dry run): that run's diff saw the CRM without them, so the
+        earlier run cannot have applied them."""
+        if not pending:
+            return set()
+        first = min(c.run_id for c in pending)
+        query = (
+            select(changes_table.c.run_id, changes_table.c.kind, changes_table.c.target)
+            .join(runs_table, runs_table.c.id == changes_table.c.run_id)
+            .where(runs_table.c.tenant == tenant, runs_table.c.id > first, runs_table.c.dry_run.is_(False))
+        )
+        latest: dict[tuple[str, str], int] = {}
+        with self._engine.connect() as conn:
+            for run_id, kind, target in conn.execute(query):
+                key = (kind, target)
+                latest[key] = max(latest.get(key, 0), int(run_id))
+        return {(c.run_id, c.seq) for c in pending if latest.get((c.kind, c.target), 0) > c.run_id}
+
     def settle(self, by_run: int, verdicts: Sequence[tuple[ChangeRow, bool, str | None]]) -> dict[str, int]:
         """Record what run ``by_run`` found in the CRM of changes earlier runs left 'pending':
         ``(change, shown, crm id)``. Shown: 'applied' by the run that sent it, its ``owned`` entry

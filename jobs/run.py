@@ -268,9 +268,12 @@ def settle_unrecorded(ledger: Ledger, tenant: str, run_id: int, snapshot: Snapsh
     if not pending:
         return {}
     territory_ids = {**ledger.ownership(tenant).territory_ids, **created_ids(pending, snapshot)}
+    replanned = ledger.replanned(tenant, pending)
     verdicts = []
     for change in pending:
-        shown = shows(change, snapshot, territory_ids)
+        # Planned again by a later run: not in the CRM when that run read it, so not applied by
+        # this one (whatever the CRM shows now, that later run's outcome says who did it).
+        shown = False if (change.run_id, change.seq) in replanned else shows(change, snapshot, territory_ids)
         if shown is not None:
             crm_id = territory_ids.get(change.territory_key or "") if change.kind == "territory.create" else None
             verdicts.append((change, shown, crm_id))

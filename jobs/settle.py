@@ -101,7 +101,9 @@ def _territory_matches(current: Any, after: Mapping[str, Any], snapshot: Snapsho
 
 
 def _target_matches(change: ChangeRow, snapshot: Snapshot) -> bool:
-    """The target's compared fields (``jobs.diff._target_view``: strings, amounts to the cent)."""
+    """The target's compared fields (``jobs.diff._target_view``: strings, amounts to the cent). A
+    field the change has no value for is not compared: the territory id of a territory created in
+    the same run is filled in only when the target is sent, after the change was recorded."""
     after = change.after if isinstance(change.after, Mapping) else {}
     key = change.target.split("/", 1)[1] if "/" in change.target else change.target
     record = snapshot.targets.get(key)
@@ -111,10 +113,10 @@ def _target_matches(change: ChangeRow, snapshot: Snapshot) -> bool:
         value = record.get(name)
         if isinstance(value, Mapping):
             value = value.get("id")
-        if wanted is None or value in (None, ""):
-            if (wanted is None) != (value in (None, "")):
-                return False
+        if wanted is None:
             continue
+        if value in (None, ""):
+            return False
         if _cents(wanted) is not None and _cents(value) is not None:
             if _cents(wanted) != _cents(value):
                 return False

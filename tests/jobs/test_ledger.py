@@ -695,3 +695,16 @@ def test_a_killed_runs_calls_and_credits_are_stored_as_it_goes(ledger: Ledger) -
     run = ledger.run(killed)
     assert run is not None
     assert (run.status, run.calls, run.credits) == ("interrupted", 41, 39)
+
+
+def test_replanned_names_the_pending_changes_a_later_run_planned_again(ledger: Ledger) -> None:
+    """A change left pending by run 1 and planned again by run 2 (same kind and target) is named,
+    so the CRM's state later is not attributed to both runs; a dry run's plan does not count."""
+    first = begin(ledger, [member("U1"), member("U2"), assign("A1")])
+    begin(ledger, [member("U1")])
+    begin(ledger, [assign("A1")], dry_run=True)
+    nxt = begin(ledger, [])
+    pending = ledger.unsettled("acme", before_run=nxt)
+    assert [(c.run_id, c.user_id or c.record_id) for c in pending] == [
+        (first, "U1"), (first, "U2"), (first, "A1"), (first + 1, "U1")]
+    assert ledger.replanned("acme", pending) == {(first, 0)}

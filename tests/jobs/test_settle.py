@@ -35,7 +35,8 @@ def snapshot(**kw: Any) -> Snapshot:
         "territories": (ROOT, EMEA), "members": {"T1": frozenset({"U1"})},
         "accounts": {"A1": RecordRow("A1", {}, (Assignment("T1", "EMEA"),)), "A2": RecordRow("A2", {})},
         "deals": {}, "shares": {"A1": (Share("A1", "U1", "read_only"),)},
-        "targets": {"emea/*/Q1": {"Target_Key": "emea/*/Q1", "Target_Amount": 1000.0, "User": {"id": "U1"}}},
+        "targets": {"emea/*/Q1": {"Target_Key": "emea/*/Q1", "Target_Amount": 1000.0, "User": {"id": "U1"},
+                                  "Territory_Id": "T1"}},
         "catalogues": {},
     }
     values.update(kw)
@@ -68,6 +69,9 @@ def snapshot(**kw: Any) -> Snapshot:
              after={"Target_Key": "emea/*/Q1", "Target_Amount": "1000.00", "User": "U1"}), True),
         (row("target.upsert", target="Forecast_Targets/emea/*/Q1",
              after={"Target_Key": "emea/*/Q1", "Target_Amount": "1200.00", "User": "U1"}), False),
+        (row("target.upsert", target="Forecast_Targets/emea/*/Q1",  # territory id not known when planned
+             after={"Target_Key": "emea/*/Q1", "Target_Amount": "1000.00", "Territory_Id": None}), True),
+        (row("target.upsert", target="Forecast_Targets/emea/*/Q2", after={"Target_Key": "emea/*/Q2"}), False),
     ],
 )
 def test_shows_reads_each_kind_of_change_off_the_snapshot(change: ChangeRow, expected: bool | None) -> None:
