@@ -168,7 +168,12 @@ def killed_sync(config: Path, sb: Sandbox, work: Path, at: int, extra_s: float, 
                 proc.kill()
                 proc.wait()
     run_id, done, pending = outcome_counts(ledger_file)
-    return {"run_id": run_id, "killed": not ended_first, "outcomes_before_kill": done, "pending_at_kill": pending}
+    out: dict[str, Any] = {"run_id": run_id, "killed": not ended_first, "outcomes_before_kill": done,
+                           "pending_at_kill": pending}
+    if ended_first:  # the sync ended before its kill point: say how
+        lines = (work / "killed.log").read_text(encoding="utf-8", errors="replace").splitlines()
+        out["ended_with"] = {"exit": proc.returncode, "last_lines": lines[-3:]}
+    return out
 
 
 def ledger_figures(work: Path, reference_keys: set[tuple[str, str]]) -> dict[str, Any]:
