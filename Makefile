@@ -6,7 +6,7 @@ VENV ?= .venv
 CONFIG ?= config.example.toml
 BIN := $(VENV)/bin
 
-.PHONY: sync test lint pytest bench-engine bench-sync bench-ledger bench-sandbox clean
+.PHONY: sync test lint pytest bench-engine bench-sync bench-ledger bench-sandbox bench-reliability clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,9 @@ bench-ledger: $(VENV)/.installed
 
 bench-sandbox: $(VENV)/.installed
 	$(BIN)/python bench/sandbox_demo.py
+
+bench-reliability: $(VENV)/.installed
+	$(BIN)/python bench/reliability.py
 
 clean:
 	rm -rf $(VENV) .territory-sync .pytest_cache .mypy_cache .ruff_cache

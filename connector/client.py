@@ -93,6 +93,7 @@ class ZohoClient:
             read_timeout_s=config.read_timeout_s,
             max_attempts=config.max_attempts,
             max_retry_after_s=config.max_retry_after_s,
+            max_read_attempts=config.max_read_attempts,
             sleep=sleep,
             clock=clock,
             monotonic=monotonic,

@@ -14,6 +14,9 @@ API_VERSION = "v8"
 DEFAULT_CONNECT_TIMEOUT_S = 10.0
 DEFAULT_READ_TIMEOUT_S = 60.0
 MAX_ATTEMPTS = 5  # per call, the first try included
+# Per idempotent read (GET), the first try included: reads are safe to repeat, and a long pull
+# must outlast a bad minute (with BACKOFF_MAX_S, ten tries wait about two minutes in all).
+MAX_READ_ATTEMPTS = 10
 MAX_RETRY_AFTER_S = 120.0  # a longer Retry-After is capped to this
 BACKOFF_INITIAL_S = 1.0
 BACKOFF_MAX_S = 60.0
@@ -87,6 +90,7 @@ class ClientConfig:
     connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S
     read_timeout_s: float = DEFAULT_READ_TIMEOUT_S
     max_attempts: int = MAX_ATTEMPTS
+    max_read_attempts: int = MAX_READ_ATTEMPTS
     max_retry_after_s: float = MAX_RETRY_AFTER_S
     token_cache_path: Path | None = None  # None: tokens are cached in memory only
     user_agent: str = "territory-sync"

@@ -2,16 +2,24 @@
 
 It applies the timeouts, the access token, the classification table (``connector.classify``), the
 tenacity retry policy (bounded attempts, ``Retry-After`` honoured and capped, otherwise exponential
-backoff with full jitter, an injected ``sleep``), one refresh-and-resend on ``INVALID_TOKEN``, the
+backoff with "equal" jitter, an injected ``sleep``), one refresh-and-resend on ``INVALID_TOKEN``, the
 tenant's concurrency limit (a ``BoundedSemaphore`` shared by every thread using this transport),
 the call and credit counters, and one log line per HTTP call (method, redacted path, status,
 milliseconds, attempt). ``requests`` exceptions are mapped to ``connector.errors`` here.
+
+Retry budget: a GET (an idempotent read) gets ``max_read_attempts`` tries (``MAX_READ_ATTEMPTS``,
+enough to outlast a bad minute), every other call ``max_attempts``. The backoff waits between half and
+all of its exponential ceiling (1, 2, 4 … 60 s), never less: ten tries of a read span at least two
+minutes of failures, whatever the jitter draws. A call that runs out of tries
+raises its error with a message that names the call (method and redacted path), the tries made and
+over how long, and what to do.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -25,7 +33,7 @@ import urllib3.exceptions
 from requests.structures import CaseInsensitiveDict
 
 from connector.classify import Action, Failure, Verdict, classify
-from connector.config import BACKOFF_INITIAL_S, BACKOFF_MAX_S
+from connector.config import BACKOFF_INITIAL_S, BACKOFF_MAX_S, MAX_READ_ATTEMPTS
 from connector.errors import AuthError, ConnectorError, FatalError, RejectedError, ScopeError
 from connector.redact import redact_path, redact_url
 
@@ -119,6 +127,7 @@ class Transport:
         read_timeout_s: float,
         max_attempts: int,
         max_retry_after_s: float,
+        max_read_attempts: int = MAX_READ_ATTEMPTS,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
@@ -126,14 +135,15 @@ class Transport:
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
-        if max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
+        if max_attempts < 1 or max_read_attempts < 1:
+            raise ValueError("max_attempts and max_read_attempts must be at least 1")
         self._session = session
         self._api_domain = api_domain.rstrip("/")
         self.auth = auth
         self._slots = threading.BoundedSemaphore(concurrency)
         self._timeout = (connect_timeout_s, read_timeout_s)
         self._max_attempts = max_attempts
+        self._max_read_attempts = max_read_attempts
         self._max_retry_after_s = max_retry_after_s
         self._sleep = sleep
         self._clock = clock
@@ -141,7 +151,7 @@ class Transport:
         self._user_agent = user_agent
         self._lock = threading.Lock()
         self._stats = CallStats()
-        self._backoff = tenacity.wait_random_exponential(multiplier=BACKOFF_INITIAL_S, max=BACKOFF_MAX_S)
+        self._ceiling = tenacity.wait_exponential(multiplier=BACKOFF_INITIAL_S, max=BACKOFF_MAX_S)
 
     @property
     def stats(self) -> CallStats:
@@ -190,8 +200,11 @@ class Transport:
                     raise _token_rejected(reply)
             return self._act(verdict, reply, method, path_or_url)
 
+        is_read = method == "GET"
+        budget = self._max_read_attempts if is_read else self._max_attempts
+        started = self._monotonic()
         retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(self._max_attempts),
+            stop=tenacity.stop_after_attempt(budget),
             wait=self._wait,
             retry=tenacity.retry_if_exception_type(_Retry),
             sleep=self._sleep,
@@ -201,7 +214,10 @@ class Transport:
         try:
             return retrying(attempt)
         except _Retry as exhausted:
-            raise exhausted.error from exhausted
+            raise _out_of_tries(
+                exhausted.error, method, path_or_url, params, state["attempt"], self._monotonic() - started,
+                "max_read_attempts" if is_read else "max_attempts",
+            ) from exhausted
 
     # -- one HTTP exchange ---------------------------------------------------------------------
 
@@ -285,7 +301,8 @@ class Transport:
         exc = retry_state.outcome.exception() if retry_state.outcome is not None else None
         if isinstance(exc, _Retry) and exc.retry_after is not None:
             return max(0.0, min(exc.retry_after, self._max_retry_after_s))
-        return float(self._backoff(retry_state))
+        high = float(self._ceiling(retry_state))
+        return high / 2 + random.uniform(0, high / 2)
 
     def _count_retry(self, retry_state: tenacity.RetryCallState) -> None:
         with self._lock:
@@ -331,6 +348,36 @@ def _token_rejected(reply: Reply | None) -> AuthError:
         status=reply.status if reply is not None else None,
         url=reply.url if reply is not None else None,
     )
+
+
+def _out_of_tries(
+    error: ConnectorError,
+    method: str,
+    path_or_url: str,
+    params: Mapping[str, str] | None,
+    attempts: int,
+    elapsed_s: float,
+    setting: str,
+) -> ConnectorError:
+    """``error`` (the last try's) with a message naming the call, the tries and the fix."""
+    url = error.url or redact_url(path_or_url)
+    if params and "?" not in url:
+        url = redact_url(requests.Request(method, url, params=dict(params)).prepare().url or url)
+    shown = redact_path(url)
+    tries = "once" if attempts == 1 else f"{attempts} times over {_duration(elapsed_s)}"
+    message = (
+        f"{method} {shown} failed {tries}, the last time with: {error.message}. Zoho or the network is failing "
+        "for now: run again later (the next run starts from the CRM's state, nothing is lost); if it keeps "
+        f"happening, give calls more tries with the tenant's [http] {setting} (now {attempts})"
+    )
+    return type(error)(message, code=error.code, status=error.status, url=error.url)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest} s"
 
 
 def _with_context(verdict: Verdict, exc: BaseException) -> Verdict:

@@ -51,6 +51,7 @@ def client_config(tenant: TenantSettings, storage: StorageSettings, sandbox: San
         connect_timeout_s=tenant.http.connect_timeout_s,
         read_timeout_s=tenant.http.read_timeout_s,
         max_attempts=tenant.http.max_attempts,
+        max_read_attempts=tenant.http.max_read_attempts,
         max_retry_after_s=tenant.http.max_retry_after_s,
         token_cache_path=storage.token_cache(),
     )

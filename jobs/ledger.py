@@ -22,7 +22,11 @@ before the first CRM write; ``record_outcomes`` updates the change rows *and* ``
 transaction after each batch, so a kill loses at most the batch in flight. The changes a killed
 (or failed) run left ``pending`` may have reached the CRM: when the next run starts, the additions
 among them are entered in ``owned`` as unconfirmed, so that the next diff treats them as ours when
-the CRM shows them (``Ownership`` docstring in ``jobs.model``).
+the CRM shows them (``Ownership`` docstring in ``jobs.model``). Once that run has pulled, ``settle``
+turns each of them into what the CRM shows (``jobs.settle``): ``applied`` by the killed run (its
+``owned`` entry confirmed) or ``not_applied`` (its unconfirmed entry dropped); what the CRM cannot
+tell stays pending for a later run. A run's calls and credits are stored as it goes
+(``record_usage``, and with every batch's outcomes), so a killed run shows what it spent.
 """
 
 from __future__ import annotations
@@ -101,7 +105,10 @@ RUN_STATUSES: Final = (
 FINAL_STATUSES: Final = tuple(s for s in RUN_STATUSES if s != "running")
 # Runs that wrote nothing: their digest is not "the plan last applied", their rejections are none.
 _WROTE_NOTHING: Final = ("running", "blocked", "dry_run", "cancelled")
-CHANGE_STATUSES: Final = ("planned", "pending", "applied", "already", "scheduled", "rejected", "skipped", "failed")
+CHANGE_STATUSES: Final = (
+    "planned", "pending", "applied", "already", "scheduled", "rejected", "skipped", "failed",
+    "not_applied",  # left pending by a killed run, and the next run's pull does not show it in the CRM
+)
 OWNED_KINDS: Final = ("territory", "membership", "assignment", "share", "target")
 
 # Outcomes that leave the change's effect in the CRM (or about to be, for 'scheduled').
@@ -581,15 +588,27 @@ class Ledger:
                 for f in findings
             ])
 
-    def record_outcomes(self, run_id: int, outcomes: Sequence[Outcome]) -> None:
-        """Record a batch's outcomes and update ``owned`` accordingly, in one transaction.
+    def record_usage(self, run_id: int, *, calls: int, credits: int) -> None:
+        """Store the calls and credits a run has used so far (while it runs: a killed run keeps them)."""
+        with self._write(f"record the calls of run {run_id}") as conn:
+            _store_usage(conn, run_id, calls, credits)
+
+    def record_outcomes(
+        self, run_id: int, outcomes: Sequence[Outcome], *, usage: tuple[int, int] | None = None
+    ) -> None:
+        """Record a batch's outcomes and update ``owned`` accordingly, in one transaction, with the
+        run's ``usage`` so far (calls, credits) when given.
 
         Effective outcomes (applied, already, scheduled) of additions enter ``owned``; those of
         removals and deletions leave it. Rejected, skipped and failed outcomes change only the
         change row. An unknown ``seq`` rolls the whole batch back."""
         if not outcomes:
+            if usage is not None:
+                self.record_usage(run_id, calls=usage[0], credits=usage[1])
             return
         with self._write(f"record {len(outcomes)} outcomes of run {run_id}") as conn:
+            if usage is not None:
+                _store_usage(conn, run_id, *usage)
             tenant = conn.execute(select(runs_table.c.tenant).where(runs_table.c.id == run_id)).scalar_one_or_none()
             if tenant is None:
                 raise LedgerError(f"run {run_id} is not in the ledger: start it with start_run first")
@@ -636,6 +655,95 @@ class Ledger:
             )
             effective = [(changes[o.seq], o.crm_id) for o in outcomes if o.status in _EFFECTIVE]
             _apply_to_owned(conn, tenant, run_id, effective, _territory_ids(conn, tenant), confirmed=True)
+
+    def unsettled(self, tenant: str, *, before_run: int) -> list[ChangeRow]:
+        """The changes the tenant's runs before ``before_run`` left 'pending' (killed or failed in
+        apply), oldest run first, each run's in apply order."""
+        query = (
+            select(changes_table)
+            .join(runs_table, runs_table.c.id == changes_table.c.run_id)
+            .where(
+                runs_table.c.tenant == tenant,
+                runs_table.c.id < before_run,
+                runs_table.c.dry_run.is_(False),
+                runs_table.c.status != "running",
+                changes_table.c.status == "pending",
+            )
+            .order_by(changes_table.c.run_id, changes_table.c.seq)
+        )
+        with self._engine.connect() as conn:
+            return [_change_row(row._mapping) for row in conn.execute(query)]
+
+    def replanned(self, tenant: str, pending: Sequence[ChangeRow]) -> set[tuple[int, int]]:
+        """(run id, seq) of the ``pending`` changes that a later run of the tenant planned again
+        (same kind and target, not a dry run): that run's diff saw the CRM without them, so the
+        earlier run cannot have applied them."""
+        if not pending:
+            return set()
+        first = min(c.run_id for c in pending)
+        query = (
+            select(changes_table.c.run_id, changes_table.c.kind, changes_table.c.target)
+            .join(runs_table, runs_table.c.id == changes_table.c.run_id)
+            .where(runs_table.c.tenant == tenant, runs_table.c.id > first, runs_table.c.dry_run.is_(False))
+        )
+        latest: dict[tuple[str, str], int] = {}
+        with self._engine.connect() as conn:
+            for run_id, kind, target in conn.execute(query):
+                key = (kind, target)
+                latest[key] = max(latest.get(key, 0), int(run_id))
+        return {(c.run_id, c.seq) for c in pending if latest.get((c.kind, c.target), 0) > c.run_id}
+
+    def settle(self, by_run: int, verdicts: Sequence[tuple[ChangeRow, bool, str | None]]) -> dict[str, int]:
+        """Record what run ``by_run`` found in the CRM of changes earlier runs left 'pending':
+        ``(change, shown, crm id)``. Shown: 'applied' by the run that sent it, its ``owned`` entry
+        confirmed (attributed to that run). Not shown: 'not_applied', and the unconfirmed entry its
+        adoption made leaves ``owned``. Each settled run's counts are brought up to date. One
+        transaction; returns how many became of each status."""
+        if not verdicts:
+            return {}
+        now = self._now()
+        done = {"applied": 0, "not_applied": 0}
+        with self._write(f"settle {len(verdicts)} changes left pending before run {by_run}") as conn:
+            tenant = conn.execute(select(runs_table.c.tenant).where(runs_table.c.id == by_run)).scalar_one_or_none()
+            if tenant is None:
+                raise LedgerError(f"run {by_run} is not in the ledger; nothing settled")
+            rows = []
+            for change, shown, crm_id in verdicts:
+                status = "applied" if shown else "not_applied"
+                done[status] += 1
+                message = (
+                    f"confirmed from the CRM's state by run {by_run}: this run was stopped before it "
+                    "recorded Zoho's answer" if shown else
+                    f"not in the CRM when run {by_run} read it: this run was stopped before the change "
+                    "was applied"
+                )
+                rows.append({"b_run": change.run_id, "b_seq": change.seq, "b_status": status, "b_message": message,
+                             "b_crm_id": crm_id if shown else None, "b_applied_at": now if shown else None})
+            conn.execute(
+                update(changes_table)
+                .where(changes_table.c.run_id == bindparam("b_run"), changes_table.c.seq == bindparam("b_seq"),
+                       changes_table.c.status == "pending")
+                .values(status=bindparam("b_status"), message=bindparam("b_message"), crm_id=bindparam("b_crm_id"),
+                        applied_at=bindparam("b_applied_at")),
+                rows,
+            )
+            territory_ids = _territory_ids(conn, tenant)
+            for run_id in sorted({c.run_id for c, _, _ in verdicts}):
+                landed = [(c, crm_id) for c, ok, crm_id in verdicts if ok and c.run_id == run_id]
+                _apply_to_owned(conn, tenant, run_id, landed, territory_ids, confirmed=True)
+                for change, ok, _ in verdicts:
+                    if ok or change.run_id != run_id or change.kind not in _ADDS:
+                        continue
+                    entry = _owned_entry(change, None, territory_ids)
+                    if entry is not None:
+                        conn.execute(owned_table.delete().where(
+                            owned_table.c.tenant == tenant, owned_table.c.kind == entry[0],
+                            owned_table.c.key == entry[1], owned_table.c.run_id == run_id,
+                            owned_table.c.confirmed.is_(False)))
+                _store_counts(conn, run_id)
+        log.info("run %s: %d changes earlier runs left pending are applied (the CRM shows them), %d not applied",
+                 by_run, done["applied"], done["not_applied"])
+        return done
 
     def finish_run(self, run_id: int, *, status: str, calls: int, credits: int, error: str | None = None) -> RunRow:
         """Close the run: its status, the calls and credits it used, its counts per kind and status.
@@ -1381,6 +1489,27 @@ def _apply_to_owned(
                 owned_table.c.kind.in_(("membership", "assignment")),
             )
         )
+
+
+def _store_usage(conn: Connection, run_id: int, calls: int, credits: int) -> None:
+    conn.execute(
+        update(runs_table).where(runs_table.c.id == run_id, runs_table.c.status == "running")
+        .values(calls=calls, credits=credits)
+    )
+
+
+def _store_counts(conn: Connection, run_id: int) -> None:
+    """The run's ``counts`` (changes per kind and status) as its changes are now."""
+    counts = {
+        f"{kind}/{change_status}": int(n)
+        for kind, change_status, n in conn.execute(
+            select(changes_table.c.kind, changes_table.c.status, func.count())
+            .where(changes_table.c.run_id == run_id)
+            .group_by(changes_table.c.kind, changes_table.c.status)
+            .order_by(changes_table.c.kind, changes_table.c.status)
+        )
+    }
+    conn.execute(update(runs_table).where(runs_table.c.id == run_id).values(counts=counts))
 
 
 def _adopt_pending(conn: Connection, tenant: str, run_id: int) -> None:

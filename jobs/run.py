@@ -4,9 +4,11 @@
     plan file ─► load_plan (syntax, structure)            ─┐  nothing read from the CRM yet
     ledger.start_run (a plan that does not load: a failed run)
     CRM ─pull─► Snapshot ─► load_plan again, against the CRM's fields and users
+    Snapshot ─► ledger.settle: what earlier killed runs left pending, as the CRM now shows it
     Snapshot + plan + ledger.ownership ─diff─► ChangeSet ─► guardrails ─► ledger.record_plan
     dry run or blocked: stop here (nothing written)
     apply ─► outcomes after every batch ─► ledger.record_outcomes + JSONL diff log
+    (the run's calls and credits are stored after each pull stage and each batch)
     ledger.finish_run ─► RunReport (summary) ─► alerts (failed, blocked, too many rejections)
 
 ``plan`` and ``sync --dry-run`` run exactly this code up to the first write.
@@ -33,9 +35,10 @@ from jobs.difflog import DiffLog
 from jobs.errors import JobError
 from jobs.guardrails import check_guardrails
 from jobs.ledger import TERRITORY_BATCH, Ledger
-from jobs.model import ChangeSet, Finding, GuardrailResult, Outcome, user_refs
+from jobs.model import ChangeSet, Finding, GuardrailResult, Outcome, Snapshot, user_refs
 from jobs.pull import pull
 from jobs.settings import Settings, TenantSettings
+from jobs.settle import created_ids, shows
 from jobs.summary import RunSummary, summarize
 from mappings import TerritoryPlan, load_plan
 from mappings.errors import PlanError
@@ -192,6 +195,13 @@ def _run(
             if learned is not None:
                 client.use_territory_batch_size(learned)
             ownership = ledger.ownership(name)
+            crm_client = client
+
+            def pulled(stage: str, n: int) -> None:
+                ledger.record_usage(run_id, calls=crm_client.stats.calls, credits=crm_client.stats.credits)
+                if progress:
+                    progress(f"pull {stage}", n, None)
+
             snapshot = pull(
                 client,
                 plan,
@@ -200,10 +210,12 @@ def _run(
                 targets=tenant.targets,
                 sync=tenant.sync,
                 full=full,
-                progress=(lambda stage, n: progress(f"pull {stage}", n, None)) if progress else None,
+                progress=pulled,
                 concurrency=tenant.effective_concurrency,
                 owned_deals=any(module == "Deals" for module, _, _ in ownership.assignments),
             )
+            if settle_unrecorded(ledger, name, run_id, snapshot):
+                ownership = ledger.ownership(name)  # what the settled runs applied is ours now
             plan = load_plan(tenant.plan, catalogue=snapshot.catalogues, users=user_refs(snapshot.users),
                              list_dirs=tenant.allowed_list_dirs)
             change_set = diff(snapshot, plan, ownership, targets=tenant.targets)
@@ -220,6 +232,7 @@ def _run(
                 )
             )
             ledger.record_plan(run_id, change_set, guardrails)
+            ledger.record_usage(run_id, calls=client.stats.calls, credits=client.stats.credits)
             summary = summarize(change_set, snapshot, plan)
             blocked = any(g.blocked for g in guardrails)
             if dry_run or blocked or not change_set.changes or (confirm is not None and not confirm(summary)):
@@ -257,6 +270,25 @@ def _run(
             error=f"{type(exc).__name__}: {exc}",
         )
         raise
+
+
+def settle_unrecorded(ledger: Ledger, tenant: str, run_id: int, snapshot: Snapshot) -> dict[str, int]:
+    """Settle the changes earlier runs of ``tenant`` left 'pending' (killed or failed in apply)
+    from what ``snapshot`` shows (``jobs.settle``); those it cannot judge stay pending."""
+    pending = ledger.unsettled(tenant, before_run=run_id)
+    if not pending:
+        return {}
+    territory_ids = {**ledger.ownership(tenant).territory_ids, **created_ids(pending, snapshot)}
+    replanned = ledger.replanned(tenant, pending)
+    verdicts = []
+    for change in pending:
+        # Planned again by a later run: not in the CRM when that run read it, so not applied by
+        # this one (whatever the CRM shows now, that later run's outcome says who did it).
+        shown = False if (change.run_id, change.seq) in replanned else shows(change, snapshot, territory_ids)
+        if shown is not None:
+            crm_id = territory_ids.get(change.territory_key or "") if change.kind == "territory.create" else None
+            verdicts.append((change, shown, crm_id))
+    return ledger.settle(run_id, verdicts)
 
 
 def _report_event(report: RunReport) -> RunEvent:
@@ -315,7 +347,7 @@ def _apply(
     done = 0
 
     def record(batch: Sequence[Outcome]) -> None:  # apply calls this from one thread at a time
-        ledger.record_outcomes(run_id, batch)
+        ledger.record_outcomes(run_id, batch, usage=(client.stats.calls, client.stats.credits))
         difflog.write_outcomes(change_set, batch)
 
     def advanced(n: int) -> None:

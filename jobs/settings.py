@@ -47,6 +47,7 @@ from connector.config import (
     DEFAULT_READ_TIMEOUT_S,
     EDITION_CONCURRENCY,
     MAX_ATTEMPTS,
+    MAX_READ_ATTEMPTS,
     MAX_RETRY_AFTER_S,
 )
 from connector.sandbox.faults import FaultOptions
@@ -240,6 +241,7 @@ class HttpSettings(_Strict):
     connect_timeout_s: float = Field(default=DEFAULT_CONNECT_TIMEOUT_S, gt=0)
     read_timeout_s: float = Field(default=DEFAULT_READ_TIMEOUT_S, gt=0)
     max_attempts: int = Field(default=MAX_ATTEMPTS, ge=1, le=20)
+    max_read_attempts: int = Field(default=MAX_READ_ATTEMPTS, ge=1, le=50)  # GETs: idempotent, so more tries
     max_retry_after_s: float = Field(default=MAX_RETRY_AFTER_S, gt=0)
 
 

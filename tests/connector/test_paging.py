@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import pytest
+import requests
+import responses
 
+from connector import ZohoClient
 from connector.errors import PagingError
 from connector.paging import NumberedPaginator, RecordPaginator, chunks
+from tests.connector.conftest import add_token, make_config
+from tests.connector.test_records import ACCOUNTS, page, q
+from tests.connector.test_transport import INTERNAL
 
 
 def ids(start: int, n: int) -> list[str]:
@@ -90,3 +96,24 @@ def test_per_page_bounds_and_chunks():
     assert chunks(list(range(5)), 2) == [[0, 1], [2, 3], [4]]
     with pytest.raises(ValueError, match="chunk size"):
         chunks([1], 0)
+
+
+def test_a_failing_page_is_retried_in_place(rsps, fake_time, store):
+    """Page 2 of a listing failing seven times (500, dropped connection) is asked for again on its
+    own until it answers: page 1 is read once, and every record of both pages comes out."""
+    client = ZohoClient(make_config(), sleep=fake_time.sleep, clock=fake_time.clock, token_store=store)
+    add_token(rsps)
+    first = [q(fields="Account_Name", page="1", per_page="200")]
+    second = [q(fields="Account_Name", page="2", per_page="200")]
+    rsps.add(responses.GET, ACCOUNTS, match=first, json=page(0, 200, True, "tok1", ["Account_Name"], 1))
+    for n in range(7):
+        if n % 2:
+            rsps.add(responses.GET, ACCOUNTS, match=second, body=requests.ConnectionError("reset by peer"))
+        else:
+            rsps.add(responses.GET, ACCOUNTS, match=second, status=500, json=INTERNAL)
+    rsps.add(responses.GET, ACCOUNTS, match=second, json=page(200, 50, False, None, ["Account_Name"], 2))
+    records = list(client.records("Accounts", ["Account_Name"]))
+    assert len({r["id"] for r in records}) == 250
+    asked = [c.request.params.get("page") for c in rsps.calls if c.request.url.startswith(ACCOUNTS)]
+    assert asked == ["1"] + ["2"] * 8
+    assert len(fake_time.sleeps) == 7

@@ -59,8 +59,8 @@ def test_retry_after_is_honoured_and_capped(rsps, fake_time, store):
 
 
 def test_attempts_are_bounded(rsps, fake_time, store):
-    """After max_attempts throttled answers the call raises RateLimitError with the code and URL."""
-    client = ZohoClient(make_config(max_attempts=3), sleep=fake_time.sleep, clock=fake_time.clock, token_store=store)
+    """After max_read_attempts throttled answers a read raises RateLimitError with the code and URL."""
+    client = ZohoClient(make_config(max_read_attempts=3), sleep=fake_time.sleep, clock=fake_time.clock, token_store=store)
     add_token(rsps)
     for _ in range(3):
         rsps.add(responses.GET, FIELDS, status=429, json=TOO_MANY)
@@ -203,7 +203,8 @@ def test_requests_exceptions_by_whether_they_reached_zoho(exc, failure):
 
 def test_exhausted_connect_failures_raise_retriable(rsps, fake_time, store):
     """Connect failures on every attempt end in RetriableError, chained to nothing from requests above us."""
-    client = ZohoClient(make_config(max_attempts=2), sleep=fake_time.sleep, clock=fake_time.clock, token_store=store)
+    client = ZohoClient(make_config(max_read_attempts=2), sleep=fake_time.sleep, clock=fake_time.clock,
+                        token_store=store)
     add_token(rsps)
     rsps.add(responses.GET, FIELDS, body=requests.ConnectTimeout())
     rsps.add(responses.GET, FIELDS, body=requests.ConnectTimeout())
@@ -256,3 +257,83 @@ def test_connection_pool_holds_as_many_connections_as_calls_in_flight() -> None:
         adapter = client._session.get_adapter("https://www.zohoapis.com")
         assert isinstance(adapter, requests.adapters.HTTPAdapter)
         assert adapter.poolmanager.connection_pool_kw["maxsize"] == 25
+
+
+# ── The retry budget of reads ───────────────────────────────────────────────────────────────────
+
+
+def test_a_read_outlasts_more_failures_than_a_write_may(rsps, fake_time, store):
+    """A GET gets MAX_READ_ATTEMPTS (10) tries, more than max_attempts (5): nine 500s, then the answer."""
+    client = ZohoClient(make_config(), sleep=fake_time.sleep, clock=fake_time.clock, token_store=store)
+    add_token(rsps)
+    for _ in range(9):
+        rsps.add(responses.GET, FIELDS, status=500, json=INTERNAL)
+    add_fields(rsps)
+    assert client.field_metadata("Accounts") == {"fields": []}
+    assert len(fake_time.sleeps) == 9
+    assert (client.stats.calls, client.stats.retries) == (10, 9)
+
+
+def test_a_write_keeps_max_attempts(rsps, fake_time, store):
+    """A safe write (PUT records) still stops after max_attempts (5) tries, not the read budget."""
+    client = ZohoClient(make_config(), sleep=fake_time.sleep, clock=fake_time.clock, token_store=store)
+    add_token(rsps)
+    for _ in range(5):
+        rsps.add(responses.PUT, f"{V8}/Accounts", status=500, json=INTERNAL)
+    with pytest.raises(RetriableError, match="max_attempts"):
+        client.update_records("Accounts", [{"id": "5725767000000411001", "Industry": "Retail"}])
+    assert client.stats.calls == 5
+
+
+def test_the_read_budget_is_a_setting(rsps, fake_time, store):
+    """``max_read_attempts`` from the config bounds a GET's tries (3 here)."""
+    client = ZohoClient(make_config(max_read_attempts=3), sleep=fake_time.sleep, clock=fake_time.clock,
+                        token_store=store)
+    add_token(rsps)
+    for _ in range(3):
+        rsps.add(responses.GET, FIELDS, status=500, json=INTERNAL)
+    with pytest.raises(RetriableError):
+        client.field_metadata("Accounts")
+    assert client.stats.calls == 3
+
+
+def test_an_exhausted_read_names_the_call_its_tries_their_time_and_the_fix(rsps, fake_time, store):
+    """The error of a read out of tries says which call (query values redacted), how many tries over
+    how long (the injected clock's 9 waits of 6 s), and the two fixes: run again, or more tries."""
+    client = ZohoClient(make_config(), sleep=fake_time.sleep, clock=fake_time.clock, monotonic=fake_time.clock,
+                        token_store=store)
+    add_token(rsps)
+    for _ in range(10):
+        rsps.add(responses.GET, f"{V8}/Accounts", status=503, json=INTERNAL, headers={"Retry-After": "6"})
+    with pytest.raises(RetriableError) as info:
+        list(client.records("Accounts", ["Account_Name"]))
+    message = str(info.value)
+    assert message.startswith(
+        "GET /crm/v8/Accounts?fields=***&page=1&per_page=200 failed 10 times over 54.0 s, the last time with: "
+        "Zoho failed on its side: Internal Server Error."
+    )
+    assert "run again later" in message
+    assert "[http] max_read_attempts (now 10)" in message
+    assert "Account_Name" not in message
+    assert info.value.status == 503
+    assert info.value.code == "INTERNAL_ERROR"
+
+
+def test_a_read_outlasts_a_whole_bad_minute(rsps, fake_time, store):
+    """A GET whose every answer is 500 for 60 s (of the injected clock) still succeeds: the waits
+    are at least half their exponential ceiling, so the 8th try comes after more than 60 s."""
+    client = ZohoClient(make_config(), sleep=fake_time.sleep, clock=fake_time.clock, monotonic=fake_time.clock,
+                        token_store=store)
+    add_token(rsps)
+    bad_until = fake_time.now + 60
+
+    def answer(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        if fake_time.now < bad_until:
+            return 500, {}, json.dumps(INTERNAL)
+        return 200, {}, json.dumps({"fields": []})
+
+    rsps.add_callback(responses.GET, FIELDS, callback=answer, content_type="application/json")
+    assert client.field_metadata("Accounts") == {"fields": []}
+    assert sum(fake_time.sleeps) >= 60
+    assert len(fake_time.sleeps) <= 7
+    assert [min(60, 2**n) / 2 <= s <= min(60, 2**n) for n, s in enumerate(fake_time.sleeps)] == [True] * len(fake_time.sleeps)

@@ -509,6 +509,75 @@ def test_sync_killed_during_apply_converges_without_applying_twice(
         assert sync(config).change_set.changes == ()
 
 
+def test_syncs_killed_at_several_points_settle_their_ledger_and_converge(
+    tmp_path: Path, synced_once: Synced, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three sync processes killed (SIGKILL) one after another at different points of apply, then
+    one that finishes: the CRM ends as a never-killed sync's, every change of that sync is applied
+    exactly once across the runs (none twice, none lost, none 'already'), and no killed run keeps a
+    change 'pending': each was settled from the CRM's state as applied by it or not applied. The
+    killed runs show the calls they made."""
+    with open_crm(tmp_path / "sandbox") as sb:
+        config = url_tenant(tmp_path, sb, secrets_in_files=False, extra=OPEN_GUARDRAILS)
+        text = config.read_text(encoding="utf-8").replace('plan = "plan.toml"', 'plan = "plan.toml"\nconcurrency = 1', 1)
+        config.write_text(text, encoding="utf-8")
+        ledger_file = tmp_path / "state" / "ledger.sqlite3"
+        killed = []
+        for n, at_least in enumerate((1, 2, 1)):
+            sb.admin.set_faults(FaultOptions(latency_ms=40))
+            killed.append(_killed_sync(config, sb, ledger_file, tmp_path / f"killed-{n}.log", at_least=at_least))
+        sb.admin.set_faults(FaultOptions())
+        for name, value in credential_env(sb).items():
+            monkeypatch.setenv(name, value)
+        last = sync(config)
+        assert last.status == "succeeded", last.summary.render()
+
+        with ledger_of(config) as ledger:
+            runs = {r.id: r for r in ledger.runs(TENANT)}
+            assert [runs[k].status for k in killed] == ["interrupted"] * 3
+            assert all(runs[k].calls > 0 and runs[k].credits > 0 for k in killed), [runs[k] for k in killed]
+            rows = [c for k in (*killed, last.run_id) for c in ledger.changes(k)]
+        assert [c for c in rows if c.status == "pending"] == []
+        assert not [c for c in rows if c.status == "already"]
+        applied: dict[tuple[str, str], int] = {}
+        for c in rows:
+            if c.status == "applied":
+                applied[(c.kind, c.target)] = applied.get((c.kind, c.target), 0) + 1
+        assert sorted(applied) == sorted(change_keys(synced_once.report.change_set))
+        twice = [(c.run_id, c.kind, c.target, c.message) for c in rows if applied.get((c.kind, c.target), 0) > 1]
+        assert not twice, f"applied twice: {twice}"
+        confirmed = [c for c in rows if c.message and "confirmed from the CRM's state" in c.message]
+        settled = confirmed + [c for c in rows if c.status == "not_applied"]
+        assert settled, "no kill left a change pending: kill later or slow the sandbox"
+
+        state = read_state(sb)
+        same_end_state(state, synced_once.after)
+        assert sync(config).change_set.changes == ()
+
+
+def _killed_sync(config: Path, sb: Sandbox, ledger_file: Path, log_file: Path, *, at_least: int) -> int:
+    """Start ``territory-sync sync --yes`` as a child process, SIGKILL it once its run has recorded
+    ``at_least`` outcomes, and return the run's id (checking that it left changes pending)."""
+    env = {**os.environ, **credential_env(sb), "PYTHONPATH": str(REPO)}
+    before = _newest_run(ledger_file)
+    with log_file.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "jobs.cli", "sync", "--yes", "--config", str(config)],
+            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        try:
+            run_id = _wait_for_outcomes(proc, ledger_file, log_file, at_least=at_least, timeout_s=60, after=before)
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert _outcome_counts(ledger_file, run_id)[1] > 0, "apply had finished before the kill"
+    return run_id
+
+
 def _outcome_counts(ledger_file: Path, run_id: int) -> tuple[int, int]:
     """(changes with an outcome, changes still pending) of a run, read straight from SQLite."""
     with closing(sqlite3.connect(f"file:{ledger_file}?mode=ro", uri=True, timeout=5)) as db:
@@ -530,9 +599,11 @@ def _newest_run(ledger_file: Path) -> int | None:
 
 
 def _wait_for_outcomes(
-    proc: subprocess.Popen[bytes], ledger_file: Path, log_file: Path, *, at_least: int, timeout_s: float
+    proc: subprocess.Popen[bytes], ledger_file: Path, log_file: Path, *, at_least: int, timeout_s: float,
+    after: int | None = None,
 ) -> int:
-    """Poll the ledger until the newest run has ``at_least`` outcomes recorded; its id.
+    """Poll the ledger until the newest run (newer than run ``after``) has ``at_least`` outcomes
+    recorded; its id.
 
     Waits on the child process itself (``proc.wait`` with a short timeout) between polls, so a
     child that ends early is reported at once, with its output."""
@@ -546,7 +617,7 @@ def _wait_for_outcomes(
             raise AssertionError(f"the sync ended (exit {proc.returncode}) before it could be killed:\n"
                                  f"{log_file.read_text(encoding='utf-8', errors='replace')[-3000:]}")
         run_id = _newest_run(ledger_file)
-        if run_id is not None and _outcome_counts(ledger_file, run_id)[0] >= at_least:
+        if run_id is not None and run_id != after and _outcome_counts(ledger_file, run_id)[0] >= at_least:
             return run_id
     raise AssertionError(f"no outcomes recorded within {timeout_s} s")
 
