@@ -57,6 +57,7 @@ from connector.config import (
     ClientConfig,
 )
 from connector.errors import AuthError, ConfigError
+from connector.redact import redact_credentials
 
 if TYPE_CHECKING:
     from connector.transport import Reply
@@ -172,7 +173,7 @@ def check_url(name: str, url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.path.strip("/"):
         raise ConfigError(
-            f"{name} {url!r} is not a base URL like https://accounts.zoho.com or https://www.zohoapis.com: "
+            f"{name} {redact_credentials(url)!r} is not a base URL like https://accounts.zoho.com or https://www.zohoapis.com: "
             "give scheme and host only, or choose a data centre (US, EU, IN, AU, JP, CN, CA, SA)."
         )
 

@@ -30,6 +30,18 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(pairs, safe="*,"), ""))
 
 
+def redact_credentials(url: str) -> str:
+    """``url`` without any ``user:password@`` and with its query redacted: safe to show in an error."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # a port that is not a number: show no authority at all
+        return "(an unreadable URL)"
+    netloc = ("***@" if "@" in parts.netloc else "") + host + port
+    return redact_url(urlunsplit((parts.scheme, netloc, parts.path, parts.query, "")))
+
+
 def redact_path(url: str) -> str:
     """The path and redacted query of ``url``, without scheme and host: what a log line shows."""
     parts = urlsplit(redact_url(url))

@@ -50,7 +50,6 @@ from connector import (
 )
 from connector import ConfigError as ConnectorConfigError
 from connector.auth import TOKEN_PATH, data_centre_of, refresh_answer
-from jobs.apply import estimate_calls
 from jobs.crm import open_crm
 from jobs.errors import JobError
 from jobs.exits import EXIT_INCOMPLETE, EXIT_OK
@@ -488,7 +487,7 @@ class _Doctor:
         with suppress(ConnectorError):  # one cheap call: the credits header after the dry run's reads
             next(iter(self.client.users("CurrentUser", per_page=1)), None)
         remaining = self.client.stats.credits_remaining
-        writes = estimate_calls(report.change_set)
+        writes = report.estimate  # at the batch sizes in force for the tenant, as the budget guardrail
         reserve = self.tenant.guardrails.min_credits_left
         needed = report.credits + writes.credits + reserve
         dry = (f"the dry run (run {report.run_id}) made {report.calls} calls costing {report.credits} credits; "

@@ -1134,7 +1134,7 @@ def create_engine_for(url: str) -> Engine:
         parsed = make_url(url)
     except Exception as exc:  # sqlalchemy.exc.ArgumentError
         raise LedgerError(
-            f"ledger URL {url!r} is not a database URL: use sqlite:///path/to/ledger.sqlite3 or "
+            "the ledger URL is not a database URL (not shown: it may hold a password): use sqlite:///path/to/ledger.sqlite3 or "
             "postgresql+psycopg://user@host/dbname (storage.ledger_url)"
         ) from exc
     options: dict[str, Any] = {"json_serializer": json_text, "json_deserializer": json.loads}

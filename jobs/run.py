@@ -28,7 +28,7 @@ from typing import Any
 from connector import ZohoClient
 from connector.config import MAX_RECORDS_PER_TERRITORY_ACTION
 from jobs.alerts import RunEvent, notify
-from jobs.apply import apply, estimate_calls
+from jobs.apply import CallEstimate, apply, estimate_calls
 from jobs.crm import open_crm
 from jobs.diff import diff
 from jobs.difflog import DiffLog
@@ -75,6 +75,8 @@ class RunReport:
     credits: int
     log_path: Path
     ended_at: datetime
+    # What the change set's writes cost at the batch sizes in force (the one the budget guardrail used).
+    estimate: CallEstimate
 
     @property
     def blocked_by(self) -> tuple[GuardrailResult, ...]:
@@ -260,6 +262,7 @@ def _run(
                 credits=client.stats.credits,
                 log_path=log_path,
                 ended_at=row.ended_at or datetime.now(UTC),
+                estimate=estimate,
             )
     except BaseException as exc:  # recorded, then raised as is: the CLI reports it
         ledger.finish_run(

@@ -6,8 +6,9 @@ import pytest
 from requests.structures import CaseInsensitiveDict
 
 from connector import AlreadySo, Applied, CrmResponseError, Rejected, RejectedError, Scheduled
-from connector.auth import data_centre_of
-from connector.redact import redact_path, redact_url
+from connector.auth import check_url, data_centre_of
+from connector.errors import ConfigError
+from connector.redact import redact_credentials, redact_path, redact_url
 from connector.results import batch_results, item_result
 from connector.transport import Reply, scope_for
 from tests.oas import load_sample
@@ -95,3 +96,24 @@ def test_data_centre_of(url, dc):
 def test_scope_named_for_each_endpoint(method, path, scope):
     """A scope mismatch names the scope that endpoint needs (zoho-api.md 1.4)."""
     assert scope_for(method, path) == scope
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://admin:s3cr3t@crm.example.com/crm", "https://***@crm.example.com/crm"),
+        ("https://crm.example.com:8443/x?refresh_token=1000.abc", "https://crm.example.com:8443/x?refresh_token=***"),
+        ("https://user:pw@host:notaport", "(an unreadable URL)"),
+    ],
+)
+def test_credentials_and_query_values_never_reach_an_error_message(url: str, shown: str) -> None:
+    """A URL shown in an error loses its user:password and its query values."""
+    assert redact_credentials(url) == shown
+
+
+def test_a_bad_base_url_error_does_not_echo_its_password() -> None:
+    """check_url's error names the key and the URL without the password it carried."""
+    with pytest.raises(ConfigError) as info:
+        check_url("api_domain", "https://admin:s3cr3t@crm.example.com/some/path")
+    assert "s3cr3t" not in str(info.value)
+    assert "https://***@crm.example.com/some/path" in str(info.value)

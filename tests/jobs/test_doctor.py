@@ -20,7 +20,7 @@ from connector.sandbox import FaultOptions, Sandbox, SandboxOptions, start_sandb
 from connector.sandbox.app import ALL_SCOPES
 from jobs.cli import main
 from jobs.exits import EXIT_ERROR, EXIT_INCOMPLETE, EXIT_OK
-from jobs.ledger import Ledger
+from jobs.ledger import TERRITORY_BATCH, Ledger
 from jobs.run import run_sync
 from jobs.scopes import ScopeNeed, granted_scopes, required_scopes
 from jobs.settings import load_settings
@@ -466,3 +466,17 @@ def test_unknown_tenant_is_a_config_error(sandbox_config: Path, capsys: pytest.C
     err = capsys.readouterr().err
     assert err.startswith("ConfigError: no tenant 'nope'")
     assert TENANT in err
+
+
+def test_the_credits_estimate_uses_the_territory_batch_size_the_tenant_learned(
+    sandbox_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Once the ledger remembers that the CRM takes 10 records per assign call, doctor prices the writes at 10."""
+    _, first = doctor(sandbox_config, capsys)
+    settings = load_settings(sandbox_config)
+    with Ledger.open(settings.storage.ledger()) as ledger:
+        ledger.set_limit(TENANT, TERRITORY_BATCH, 10)
+    _, second = doctor(sandbox_config, capsys)
+    at_100, at_10 = only(first, "credits")["data"], only(second, "credits")["data"]
+    assert at_100["dry_run"]["changes"] == at_10["dry_run"]["changes"] > 0
+    assert at_10["writes"] > at_100["writes"]

@@ -28,6 +28,7 @@ from jobs.ledger import (
     TenantBusyError,
     alembic_config,
     changes_table,
+    create_engine_for,
     current_revision,
     metadata,
     owned_table,
@@ -708,3 +709,11 @@ def test_replanned_names_the_pending_changes_a_later_run_planned_again(ledger: L
     assert [(c.run_id, c.user_id or c.record_id) for c in pending] == [
         (first, "U1"), (first, "U2"), (first, "A1"), (first + 1, "U1")]
     assert ledger.replanned("acme", pending) == {(first, 0)}
+
+
+def test_an_unreadable_ledger_url_is_not_echoed() -> None:
+    """A ledger URL that does not parse is refused without showing it (it may carry a password)."""
+    with pytest.raises(LedgerError) as info:
+        create_engine_for("postgresql with s3cr3t inside")
+    assert "s3cr3t" not in str(info.value)
+    assert "storage.ledger_url" in str(info.value)
