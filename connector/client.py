@@ -31,6 +31,7 @@ from types import TracebackType
 from typing import Any
 
 import requests
+from pydantic import BaseModel
 
 from connector import answers
 from connector.answers import (
@@ -190,12 +191,8 @@ class ZohoClient:
     def record(self, module: str, record_id: str, fields: Sequence[str] | None = None) -> dict[str, Any] | None:
         """One record (with its ``Territories``), or None if Zoho has nothing for the id."""
         params = {"fields": ",".join(fields)} if fields else None
-        reply = self._get(f"{API}/{module}/{record_id}", params)
-        body = answers.decode(reply, "GET")
-        if body is None:
-            return None
-        data = answers.validate(OneRecord, body, reply, "GET").data
-        return dict(body["data"][0]) if data else None
+        item = self._get_one(f"{API}/{module}/{record_id}", params, OneRecord, "data")
+        return dict(item) if item is not None else None
 
     def update_records(
         self, module: str, records: Sequence[Mapping[str, Any]], *, batch_size: int = MAX_RECORDS_PER_WRITE
@@ -314,12 +311,8 @@ class ZohoClient:
     ) -> Territory | None:
         """One territory, with the rule criteria named in ``include`` (Zoho sends none unless asked)."""
         params = {"include": ",".join(include)} if include else None
-        reply = self._get(f"{API}/settings/territories/{territory_id}", params)
-        body = answers.decode(reply, "GET")
-        if body is None:
-            return None
-        items = answers.validate(OneTerritory, body, reply, "GET").territories
-        return Territory.from_zoho(body["territories"][0]) if items else None
+        item = self._get_one(f"{API}/settings/territories/{territory_id}", params, OneTerritory, "territories")
+        return Territory.from_zoho(item) if item is not None else None
 
     def create_territories(self, territories: Sequence[Mapping[str, Any]]) -> list[ItemResult]:
         """Create territories (``name``, ``reporting_to``: ``{"id"}`` of the parent,
@@ -421,6 +414,17 @@ class ZohoClient:
 
     def _send(self, method: str, path: str, **kwargs: Any) -> Reply:
         return self.transport.send(method, path, **kwargs)
+
+    def _get_one(
+        self, path: str, params: Mapping[str, str] | None, model: type[BaseModel], key: str
+    ) -> Mapping[str, Any] | None:
+        """The first item under ``key`` of a one-item read, validated by ``model``; None for no body or none."""
+        reply = self._get(path, params)
+        body = answers.decode(reply, "GET")
+        if body is None:
+            return None
+        items = getattr(answers.validate(model, body, reply, "GET"), key)
+        return body[key][0] if items else None
 
     def _get(self, path: str, params: Mapping[str, str] | None = None, headers: Mapping[str, str] | None = None) -> Reply:
         """A GET whose 4xx answer is an error (a rejection of a read is not per-item)."""

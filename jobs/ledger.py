@@ -766,19 +766,11 @@ class Ledger:
                 )
             elif status in ("failed", "interrupted"):
                 _adopt_pending(conn, tenant, run_id)
-            counts = {
-                f"{kind}/{change_status}": int(n)
-                for kind, change_status, n in conn.execute(
-                    select(changes_table.c.kind, changes_table.c.status, func.count())
-                    .where(changes_table.c.run_id == run_id)
-                    .group_by(changes_table.c.kind, changes_table.c.status)
-                    .order_by(changes_table.c.kind, changes_table.c.status)
-                )
-            }
             conn.execute(
                 update(runs_table)
                 .where(runs_table.c.id == run_id)
-                .values(status=status, ended_at=self._now(), calls=calls, credits=credits, error=error, counts=counts)
+                .values(status=status, ended_at=self._now(), calls=calls, credits=credits, error=error,
+                        counts=_counts(conn, run_id))
             )
         row = self.run(run_id)
         assert row is not None
@@ -1498,9 +1490,9 @@ def _store_usage(conn: Connection, run_id: int, calls: int, credits: int) -> Non
     )
 
 
-def _store_counts(conn: Connection, run_id: int) -> None:
-    """The run's ``counts`` (changes per kind and status) as its changes are now."""
-    counts = {
+def _counts(conn: Connection, run_id: int) -> dict[str, int]:
+    """The run's changes per ``kind/status``, as they are now."""
+    return {
         f"{kind}/{change_status}": int(n)
         for kind, change_status, n in conn.execute(
             select(changes_table.c.kind, changes_table.c.status, func.count())
@@ -1509,7 +1501,11 @@ def _store_counts(conn: Connection, run_id: int) -> None:
             .order_by(changes_table.c.kind, changes_table.c.status)
         )
     }
-    conn.execute(update(runs_table).where(runs_table.c.id == run_id).values(counts=counts))
+
+
+def _store_counts(conn: Connection, run_id: int) -> None:
+    """Store the run's ``counts`` (changes per kind and status) as its changes are now."""
+    conn.execute(update(runs_table).where(runs_table.c.id == run_id).values(counts=_counts(conn, run_id)))
 
 
 def _adopt_pending(conn: Connection, tenant: str, run_id: int) -> None:
