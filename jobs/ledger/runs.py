@@ -18,7 +18,7 @@ from sqlalchemy import (
 
 from jobs.ledger.engine import ID_LOOKUP_CHUNK, LedgerError, chunks, utc
 from jobs.ledger.owned import adopt_pending, apply_to_owned, territory_ids_of
-from jobs.ledger.ownership import EFFECTIVE
+from jobs.ledger.ownership import EFFECTIVE, landed
 from jobs.ledger.rows import ChangeRow, RunRow, change_row, change_values, matches_user, run_row
 from jobs.ledger.schema import (
     CHANGE_STATUSES,
@@ -217,8 +217,8 @@ class RunLog(LedgerStore):
                     for o in outcomes
                 ],
             )
-            effective = [(changes[o.seq], o.crm_id) for o in outcomes if o.status in EFFECTIVE]
-            apply_to_owned(conn, tenant, run_id, effective, territory_ids_of(conn, tenant), confirmed=True)
+            apply_to_owned(conn, tenant, run_id, landed(changes, outcomes), territory_ids_of(conn, tenant),
+                           confirmed=True)
 
     def finish_run(self, run_id: int, *, status: str, calls: int, credits: int, error: str | None = None) -> RunRow:
         """Close the run: its status, the calls and credits it used, its counts per kind and status.

@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, select, update
 
 from jobs.ledger.engine import LedgerError
 from jobs.ledger.owned import apply_to_owned, territory_ids_of
-from jobs.ledger.ownership import ADDS, owned_entry
+from jobs.ledger.ownership import adopted_keys
 from jobs.ledger.rows import ChangeRow, change_row
 from jobs.ledger.runs import store_counts
 from jobs.ledger.schema import changes_table, owned_table, runs_table
@@ -97,16 +97,13 @@ class Settling(LedgerStore):
             territory_ids = territory_ids_of(conn, tenant)
             for run_id in sorted({c.run_id for c, _, _ in verdicts}):
                 landed = [(c, crm_id) for c, ok, crm_id in verdicts if ok and c.run_id == run_id]
-                apply_to_owned(conn, tenant, run_id, landed, territory_ids, confirmed=True)
-                for change, ok, _ in verdicts:
-                    if ok or change.run_id != run_id or change.kind not in ADDS:
-                        continue
-                    entry = owned_entry(change, None, territory_ids)
-                    if entry is not None:
-                        conn.execute(owned_table.delete().where(
-                            owned_table.c.tenant == tenant, owned_table.c.kind == entry[0],
-                            owned_table.c.key == entry[1], owned_table.c.run_id == run_id,
-                            owned_table.c.confirmed.is_(False)))
+                territory_ids = apply_to_owned(conn, tenant, run_id, landed, territory_ids, confirmed=True)
+                not_shown = [c for c, ok, _ in verdicts if not ok and c.run_id == run_id]
+                for kind, key in adopted_keys(not_shown, territory_ids):
+                    conn.execute(owned_table.delete().where(
+                        owned_table.c.tenant == tenant, owned_table.c.kind == kind,
+                        owned_table.c.key == key, owned_table.c.run_id == run_id,
+                        owned_table.c.confirmed.is_(False)))
                 store_counts(conn, run_id)
         log.info("run %s: %d changes earlier runs left pending are applied (the CRM shows them), %d not applied",
                  by_run, done["applied"], done["not_applied"])
