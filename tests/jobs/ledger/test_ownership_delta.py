@@ -4,13 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from jobs.ledger.ownership import (
-    OwnedRow,
-    adopted_keys,
-    landed,
-    owned_delta,
-    ownership_of,
-)
+from jobs.ledger.ownership import OwnedRow, adopted_keys, landed, owned_delta, ownership_of
 from jobs.ledger.rows import ChangeRow
 from jobs.model import Outcome
 
