@@ -1,12 +1,13 @@
 # Two commands on a fresh machine with only Python and make:
 #   make sync   bootstrap .venv, install, run the main job against config.example.toml
-#   make test   bootstrap .venv with test extras, lint (ruff, mypy) and run the whole suite
+#   make test   bootstrap .venv with test extras, lint (ruff, mypy), run the whole suite and build the docs
+#   make docs   serve the documentation site (docs/, mkdocs.yml) at http://127.0.0.1:8000
 PYTHON ?= python3
 VENV ?= .venv
 CONFIG ?= config.example.toml
 BIN := $(VENV)/bin
 
-.PHONY: sync test lint pytest bench-engine bench-sync bench-ledger bench-sandbox bench-reliability clean
+.PHONY: sync test lint pytest docs docs-build bench-engine bench-sync bench-ledger bench-sandbox bench-reliability clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +31,16 @@ lint: $(VENV)/.installed-test
 pytest: $(VENV)/.installed-test
 	$(BIN)/pytest -q
 
-test: lint pytest
+# --strict: a broken link or anchor, or a page missing from the nav, fails the build (and so CI);
+# not --quiet, which hides the warnings from --strict as well and lets the build pass.
+# NO_MKDOCS_2_WARNING silences Material's banner about its successor, which is not a problem of ours.
+docs-build: $(VENV)/.installed-test
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+docs: $(VENV)/.installed-test
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
+
+test: lint pytest docs-build
 
 bench-engine: $(VENV)/.installed
 	$(BIN)/python bench/engine.py
@@ -48,4 +58,4 @@ bench-reliability: $(VENV)/.installed
 	$(BIN)/python bench/reliability.py
 
 clean:
-	rm -rf $(VENV) .territory-sync .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .territory-sync .pytest_cache .mypy_cache .ruff_cache site
