@@ -456,7 +456,7 @@ class _Builder:
         except CriteriaSyntaxError as exc:
             where = "" if f"line {exc.line}" in exc.reason else f" (line {exc.line}, column {exc.column} of the criteria)"
             self.problem(path, f"cannot parse criteria{where}: {exc.reason}",
-                         "Fix the criteria; see the criteria language in the README.",
+                         "Fix the criteria; the criteria language is described in docs/criteria.md.",
                          line=self.smap.value_line(path, exc.line))
             return None
         except CriteriaError as exc:
