@@ -40,8 +40,10 @@ from connector.sandbox.zoho import (
     MAX_RECORDS_PER_WRITE,
     MAX_TERRITORIES_PER_ACCOUNT,
     MAX_TERRITORIES_PER_WRITE,
+    MAX_TERRITORY_NAME_CHARS,
     MAX_USERS_PER_WRITE,
     PAGED_READ_CEILING,
+    TOKEN_MINT_WINDOW_S,
     scope_covers,
 )
 
@@ -379,7 +381,7 @@ class SandboxApp:
         now = self.clock()
         limit = self.options.token_mints_per_10_min
         if limit:
-            recent = [t for t in self._mints.get(refresh.token, []) if t > now - 600]
+            recent = [t for t in self._mints.get(refresh.token, []) if t > now - TOKEN_MINT_WINDOW_S]
             if len(recent) >= limit:
                 return 400, {"error_description": "You have made too many requests continuously. Please try again"
                              " after some time.", "error": "Access Denied", "status": "failure"}
@@ -1035,7 +1037,7 @@ class SandboxApp:
                                     _tdetail(key, f"{base}.{key}"))
         if "name" in item:
             name = item["name"]
-            if not isinstance(name, str) or not name.strip() or len(name) > 50 or FORBIDDEN_NAME_CHARS.search(name):
+            if not isinstance(name, str) or not name.strip() or len(name) > MAX_TERRITORY_NAME_CHARS or FORBIDDEN_NAME_CHARS.search(name):
                 raise ItemError("INVALID_DATA", "invalid data", _tdetail("name", f"{base}.name"))
             other = self.store.territory_by_name(name)
             if (other is not None and (current is None or other["id"] != current["id"])) or name.lower() in names_taken:
