@@ -1,5 +1,4 @@
-"""Assign and remove territories on records, at once or as scheduled jobs (zoho-api.md 4.5, 12.4).
-"""
+"""Assign and remove territories on records, at once or as scheduled jobs (zoho-api.md 4.5, 12.4)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Bulk Read jobs: create, status and the zipped CSV result (zoho-api.md 2.6).
-"""
+"""Bulk Read jobs: create, status and the zipped CSV result (zoho-api.md 2.6)."""
 
 from __future__ import annotations
 

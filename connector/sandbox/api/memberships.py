@@ -1,5 +1,4 @@
-"""Users of a territory and territories of a user (zoho-api.md 4.4).
-"""
+"""Users of a territory and territories of a user (zoho-api.md 4.4)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Per-record sharing: ``/{module}/{id}/actions/share`` (zoho-api.md 6).
-"""
+"""Per-record sharing: ``/{module}/{id}/actions/share`` (zoho-api.md 6)."""
 
 from __future__ import annotations
 

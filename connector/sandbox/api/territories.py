@@ -1,5 +1,4 @@
-"""Territory CRUD, transfer-and-delete, children and user counts (zoho-api.md 4.2, 4.3, 13).
-"""
+"""Territory CRUD, transfer-and-delete, children and user counts (zoho-api.md 4.2, 4.3, 13)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""``GET /users`` and ``GET /users/{id}`` (zoho-api.md 3).
-"""
+"""``GET /users`` and ``GET /users/{id}`` (zoho-api.md 3)."""
 
 from __future__ import annotations
 
