@@ -49,28 +49,23 @@ from dataclasses import dataclass
 from io import BytesIO
 from typing import TYPE_CHECKING, Any
 
-from connector.sandbox.zoho import EDITION_CONCURRENCY
+from connector.sandbox.zoho import (
+    CONVERT_LEAD_CREDITS,
+    CREDIT_WINDOW_S,
+    EDITION_CONCURRENCY,
+    EDITION_CREDITS,
+    RECORDS_PER_CREDIT,
+    SUB_CONCURRENCY,
+)
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 log = logging.getLogger(__name__)
 
-WINDOW_S = 24 * 3600.0  # credits are released this long after the call that spent them
-SUB_CONCURRENCY = 10  # Zoho's limit on concurrent heavy calls, every edition (zoho-api.md 7.2, [S])
+WINDOW_S = CREDIT_WINDOW_S  # credits are released this long after the call that spent them
 ADMIN_PATH = "/__sandbox/faults"
 STATS_PATH = "/__sandbox/faults/stats"
-CONVERT_LEAD_CREDITS = 5
-RECORDS_PER_CREDIT = 10  # record writes: 1 credit per 10 records ([S])
-
-# Daily credits per edition (zoho-api.md 7.1): (base, per user licence, cap or None).
-EDITION_CREDITS: dict[str, tuple[int, int, int | None]] = {
-    "free": (5_000, 0, 5_000),
-    "standard": (50_000, 250, 100_000),
-    "professional": (50_000, 500, 3_000_000),
-    "enterprise": (50_000, 1_000, 5_000_000),
-    "ultimate": (50_000, 2_000, None),
-}
 
 _RECORD_WRITE = re.compile(r"^/crm/v\d+/(?!settings/|users|coql|org|__)[^/]+(/upsert)?/?$")
 _CONVERT = re.compile(r"^/crm/v\d+/Leads/[^/]+/actions/convert/?$")

@@ -5,11 +5,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from connector.sandbox.zoho import (
+    ACCESS_TOKEN_LIFETIME_S,
+    PAGE_TOKEN_LIFETIME_S,
+    TERRITORIES_PER_PAGE_LIMITS,
+    TERRITORY_ACTION_LIMITS,
+    TOKEN_MINTS_PER_WINDOW,
+)
+
 ASSIGNMENT_MODES = ("immediate", "scheduled")
 API_ASSIGN_MARKS = ("manually", "automatically")
-# Records per assign_territories / remove_territories call: 10 in Zoho's newest OAS revision
-# (zoho-api.md 12.4), 100 in the older OAS-AE schema (4.5).
-TERRITORY_ACTION_LIMITS = (10, 100)
+__all__ = ["API_ASSIGN_MARKS", "ASSIGNMENT_MODES", "TERRITORY_ACTION_LIMITS", "SandboxOptions"]
 
 
 @dataclass(frozen=True)
@@ -26,11 +32,11 @@ class SandboxOptions:
     # Key of a deal's territory: "Territory" (SDK field constants, COQL) or "Territories" (a v7 page).
     deals_territory_key: str = "Territory"
     # per_page cap of GET /settings/territories: 200 (OAS-AE, child list) or 2000 (v7 doc).
-    territories_max_per_page: int = 200
-    access_token_ttl_s: int = 3600
-    page_token_ttl_s: int = 24 * 3600
+    territories_max_per_page: int = TERRITORIES_PER_PAGE_LIMITS[0]
+    access_token_ttl_s: int = ACCESS_TOKEN_LIFETIME_S
+    page_token_ttl_s: int = PAGE_TOKEN_LIFETIME_S
     # Access tokens one refresh token may mint per 10 minutes (zoho-api.md 1.2); 0 disables it.
-    token_mints_per_10_min: int = 10
+    token_mints_per_10_min: int = TOKEN_MINTS_PER_WINDOW
     # False: the org has Territory Management switched off (Zoho: Enterprise and Ultimate only, on in
     # Setup → Territory Management): every territory endpoint and a record's assign/remove
     # territories answer 403 TERRITORY_NOT_ENABLED, after the token and scope checks.
@@ -41,7 +47,7 @@ class SandboxOptions:
     # CRM's own rules answer NOT_ALLOWED to a removal.
     api_assign_mark: str = "manually"
     # Records per assign/remove territories call; more is refused as a whole with 400 LIMIT_EXCEEDED.
-    territory_action_max_records: int = 10
+    territory_action_max_records: int = TERRITORY_ACTION_LIMITS[0]
 
     def __post_init__(self) -> None:
         if self.assignment_mode not in ASSIGNMENT_MODES:

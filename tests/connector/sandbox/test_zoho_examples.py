@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from connector.sandbox import Sandbox, start_sandbox
+from connector.sandbox.api.bulk import bulk_match
 from tests.connector.sandbox.zoho_http import ZohoHttp, copy_org, template_org
 from tests.oas import load_sample
 
@@ -86,13 +87,13 @@ def test_bulk_read_criteria_with_string_values_compare_numerically(api: ZohoHttp
     """A criterion "Annual_Revenue >= "1000000000"" keeps exactly the accounts whose revenue is at
     least 1e9 as a number (a text comparison would keep "999" and drop "1000000001")."""
     crit = {"comparator": "greater_equal", "field": {"api_name": "Annual_Revenue"}, "value": "1000000000"}
-    assert sb.app.bulk_match({"Annual_Revenue": 1_000_000_000}, crit) is True
-    assert sb.app.bulk_match({"Annual_Revenue": 999}, crit) is False
-    assert sb.app.bulk_match({"Annual_Revenue": 1_000_000_001.5}, crit) is True
-    assert sb.app.bulk_match({"Annual_Revenue": None}, crit) is False
+    assert bulk_match({"Annual_Revenue": 1_000_000_000}, crit) is True
+    assert bulk_match({"Annual_Revenue": 999}, crit) is False
+    assert bulk_match({"Annual_Revenue": 1_000_000_001.5}, crit) is True
+    assert bulk_match({"Annual_Revenue": None}, crit) is False
     equal = {"comparator": "equal", "field": {"api_name": "Annual_Revenue"}, "value": "423"}
-    assert sb.app.bulk_match({"Annual_Revenue": 423}, equal) is True
-    assert sb.app.bulk_match({"Annual_Revenue": 424}, equal) is False
+    assert bulk_match({"Annual_Revenue": 423}, equal) is True
+    assert bulk_match({"Annual_Revenue": 424}, equal) is False
 
 
 def test_territory_reads_leave_rule_criteria_out_unless_included(api: ZohoHttp) -> None:
