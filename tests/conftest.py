@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from connector.sandbox import Sandbox, start_sandbox
-from tests.connector.sandbox.zoho_http import FakeClock, copy_org
-from tests.postgres import PostgresServer, postgres_server
+from tests.support.postgres import PostgresServer, postgres_server
+from tests.support.zoho_http import FakeClock, copy_org
 
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:
-    """One throwaway PostgreSQL server for the whole session (see tests/postgres.py)."""
+    """One throwaway PostgreSQL server for the whole session (see tests/support/postgres.py)."""
     with postgres_server() as server:
         yield server
 

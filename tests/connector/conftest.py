@@ -15,7 +15,7 @@ import responses
 from connector import ClientConfig, TokenStore, ZohoClient
 from connector.sandbox.demo import _fields as _demo_fields
 from connector.sandbox.demo import _profiles as _demo_profiles
-from tests.oas import CONTRACT
+from tests.support.oas import CONTRACT
 
 ACCOUNTS = "https://accounts.zoho.com"
 API = "https://www.zohoapis.com"

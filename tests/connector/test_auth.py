@@ -31,7 +31,7 @@ from tests.connector.conftest import (
     make_config,
     token_body,
 )
-from tests.oas import load_sample
+from tests.support.oas import load_sample
 
 USERS = f"{V8}/users"
 

@@ -14,7 +14,7 @@ from responses import matchers
 from connector import CrmResponseError, RejectedError, RetriableError, ZohoClient
 from connector.bulk import BulkReader
 from tests.connector.conftest import API, add_token, make_config
-from tests.oas import load_sample
+from tests.support.oas import load_sample
 
 BULK = f"{API}/crm/bulk/v8/read"
 JOB = "5725767000000859031"

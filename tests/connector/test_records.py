@@ -11,7 +11,7 @@ from responses import matchers
 
 from connector import CrmResponseError, FatalError, PagingError, RejectedError
 from tests.connector.conftest import V8, add_token
-from tests.oas import load_sample
+from tests.support.oas import load_sample
 
 ACCOUNTS = f"{V8}/Accounts"
 BASE_ID = 5725767000000000000

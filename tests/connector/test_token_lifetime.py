@@ -17,7 +17,7 @@ from connector.config import (
     TOKEN_LIFETIME_MIN_S,
 )
 from tests.connector.conftest import API, TOKEN_URL, V8, FakeTime, make_config
-from tests.oas import load_sample
+from tests.support.oas import load_sample
 
 USERS = f"{V8}/users"
 

@@ -21,7 +21,7 @@ from connector import (
 from connector.classify import Failure
 from connector.transport import failure_of
 from tests.connector.conftest import V8, FakeTime, add_token, field_answer, make_config
-from tests.oas import load_sample
+from tests.support.oas import load_sample
 
 FIELDS = f"{V8}/settings/fields"
 TOO_MANY = {"code": "TOO_MANY_REQUESTS", "details": {}, "message": "too many requests", "status": "error"}

@@ -11,7 +11,7 @@ from responses import matchers
 
 from connector import AlreadySo, Applied, FatalError, Rejected, RejectedError, Scheduled, ShareGrant
 from tests.connector.conftest import V8, add_token
-from tests.oas import load_sample
+from tests.support.oas import load_sample
 
 TERR = f"{V8}/settings/territories"
 

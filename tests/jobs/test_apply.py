@@ -20,7 +20,7 @@ from jobs.apply import ApplyResult, apply, dependencies, estimate_calls, plan_ba
 from jobs.model import PHASES, Change, ChangeKind, ChangeSet, Outcome, Reason
 from jobs.settings import TargetsSettings
 from tests.connector.conftest import V8, FakeTime, add_token, check_contract, make_config
-from tests.connector.sandbox.zoho_http import FakeClock, copy_org, template_org
+from tests.support.zoho_http import FakeClock, copy_org, template_org
 
 REASON = Reason("plan", detail="test")
 TARGETS = TargetsSettings()

@@ -21,8 +21,8 @@ from jobs.connect import GRANT_CODE_PROMPT, connect, write_secret_file
 from jobs.crm import open_crm
 from jobs.errors import ConfigError, JobError
 from jobs.settings import load_settings
-from tests.connector.sandbox.zoho_http import FakeClock, template_org
 from tests.jobs.test_e2e import TENANT, sandbox_tenant, write_config
+from tests.support.zoho_http import FakeClock, template_org
 
 SCOPES = ["ZohoCRM.users.READ", "ZohoCRM.org.READ"]
 ENV = f"TERRITORY_SYNC_TENANTS__{TENANT.upper()}__CREDENTIALS__"

@@ -25,7 +25,6 @@ from jobs.run import run_sync
 from jobs.scopes import ScopeNeed, granted_scopes, required_scopes
 from jobs.settings import load_settings
 from mappings import TerritoryPlan, load_plan
-from tests.connector.sandbox.zoho_http import copy_org, template_org
 from tests.jobs.test_e2e import (
     ACCOUNTS,
     OPEN_GUARDRAILS,
@@ -35,6 +34,7 @@ from tests.jobs.test_e2e import (
     sandbox_tenant,
     url_tenant,
 )
+from tests.support.zoho_http import copy_org, template_org
 
 CHECKS = ["credentials", "scopes", "territory_management", "plan", "plan_fields", "plan_users", "credits", "guardrails"]
 FIELDS_READ = "ZohoCRM.settings.fields.READ"

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from connector.sandbox import SandboxOptions, start_sandbox
-from tests.connector.sandbox.zoho_http import FakeClock, ZohoHttp, copy_org, template_org
-from tests.oas import load_sample
+from tests.support.oas import load_sample
+from tests.support.zoho_http import FakeClock, ZohoHttp, copy_org, template_org
 
 T = "/crm/v8/settings/territories"
 

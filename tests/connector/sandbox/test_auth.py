@@ -10,8 +10,8 @@ import requests
 
 from connector.sandbox import Sandbox, start_sandbox
 from connector.sandbox.options import SandboxOptions
-from tests.connector.sandbox.zoho_http import FakeClock, ZohoHttp
-from tests.oas import check_error_object, load_sample
+from tests.support.oas import check_error_object, load_sample
+from tests.support.zoho_http import FakeClock, ZohoHttp
 
 
 @pytest.fixture

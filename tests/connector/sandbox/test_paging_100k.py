@@ -7,7 +7,7 @@ from pathlib import Path
 
 from connector.config import DISCRETE_PAGE_WINDOW, MAX_PAGE_SIZE, PAGED_READ_CEILING
 from connector.sandbox import start_sandbox
-from tests.connector.sandbox.zoho_http import ZohoHttp
+from tests.support.zoho_http import ZohoHttp
 
 
 def test_page_through_100k_accounts_then_hit_the_ceiling(tmp_path: Path) -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from connector.sandbox import Sandbox
-from tests.connector.sandbox.zoho_http import FakeClock, ZohoHttp, template_org
-from tests.oas import CONTRACT
+from tests.support.oas import CONTRACT
+from tests.support.zoho_http import FakeClock, ZohoHttp, template_org
 
 
 @pytest.fixture(scope="module")
