@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from connector.sandbox import Sandbox, start_sandbox
+from tests.support.clock import Clock
 from tests.support.postgres import PostgresServer, postgres_server
-from tests.support.zoho_http import FakeClock, copy_org
+from tests.support.zoho_http import copy_org
 
 
 @pytest.fixture(scope="session")
@@ -20,13 +21,13 @@ def postgres() -> Iterator[PostgresServer]:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
+def clock() -> Clock:
     """The sandbox's clock, moved by hand (token and grant-code expiry, scheduled jobs)."""
-    return FakeClock()
+    return Clock()
 
 
 @pytest.fixture
-def sb(template: Path, tmp_path: Path, clock: FakeClock) -> Iterator[Sandbox]:
+def sb(template: Path, tmp_path: Path, clock: Clock) -> Iterator[Sandbox]:
     """A sandbox on a copy of the test module's ``template`` org; a module needing another overrides it."""
     with start_sandbox(copy_org(template, tmp_path / "data"), clock=clock) as sandbox:
         yield sandbox

@@ -25,7 +25,7 @@ from jobs.run import run_sync
 from jobs.scopes import ScopeNeed, granted_scopes, required_scopes
 from jobs.settings import load_settings
 from mappings import TerritoryPlan, load_plan
-from tests.jobs.test_e2e import (
+from tests.support.e2e import (
     ACCOUNTS,
     OPEN_GUARDRAILS,
     SEED,

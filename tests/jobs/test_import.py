@@ -36,7 +36,7 @@ from mappings import PlanValidationError, UserRef, load_plan
 from mappings.catalogue import FieldCatalogue
 from mappings.criteria import to_zoho
 from mappings.plan import CREATE_PERMISSION
-from tests.jobs.test_e2e import client_for, url_tenant
+from tests.support.e2e import client_for, url_tenant
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "plan.example.toml"

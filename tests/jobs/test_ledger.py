@@ -34,31 +34,19 @@ from jobs.ledger import (
     owned_table,
 )
 from jobs.model import Assignment, Change, ChangeSet, Finding, GuardrailResult, Outcome, Reason, RecordRow
+from tests.support.clock import Clock
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def tick(self, seconds: float = 60) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(T0)
 
 
 @pytest.fixture
 def ledger(url: str, clock: Clock) -> Iterator[Ledger]:
-    with Ledger.open(url, clock=clock) as opened:
+    with Ledger.open(url, clock=clock.at) as opened:
         yield opened
 
 
@@ -162,9 +150,9 @@ def test_open_upgrades_an_empty_database_in_a_new_folder(tmp_path: Path) -> None
 
 def test_reopening_an_up_to_date_database_keeps_everything(url: str, clock: Clock) -> None:
     """A second open of a database already at head runs no migration and loses no data."""
-    with Ledger.open(url, clock=clock) as first:
+    with Ledger.open(url, clock=clock.at) as first:
         run_id = begin(first, [assign("A1")])
-    with Ledger.open(url, clock=clock) as second:
+    with Ledger.open(url, clock=clock.at) as second:
         assert current_revision(second.engine) == SCHEMA_REVISION
         assert [c.record_id for c in second.changes(run_id)] == ["A1"]
 
@@ -216,7 +204,7 @@ def test_a_run_is_recorded_from_start_to_finish(ledger: Ledger, clock: Clock) ->
     assert ledger.guardrails(run_id) == [guard()]
     assert ledger.findings(run_id)[0]["kind"] == "unmatched"
 
-    clock.tick(30)
+    clock.advance(30)
     ledger.record_outcomes(
         run_id,
         [
@@ -225,7 +213,7 @@ def test_a_run_is_recorded_from_start_to_finish(ledger: Ledger, clock: Clock) ->
         ],
     )
     ledger.record_outcomes(run_id, [Outcome(seq=2, status="already")])
-    clock.tick(30)
+    clock.advance(30)
     row = ledger.finish_run(run_id, status="partial", calls=4, credits=7)
 
     assert (row.status, row.calls, row.credits, row.error) == ("partial", 4, 7, None)
@@ -585,11 +573,11 @@ def test_a_tenant_lock_has_one_holder_at_a_time(ledger: Ledger) -> None:
 def test_an_expired_lease_is_taken_over_and_a_renewed_one_is_not(ledger: Ledger, clock: Clock) -> None:
     """A holder on another machine keeps the lock by renewing it; once its lease runs out, another takes it."""
     assert ledger.try_lock("acme", "elsewhere:1:a", ttl_s=60) is None
-    clock.tick(50)
+    clock.advance(50)
     assert ledger.renew_lock("acme", "elsewhere:1:a", ttl_s=60)
-    clock.tick(50)
+    clock.advance(50)
     assert ledger.try_lock("acme", "elsewhere:2:b", ttl_s=60) is not None  # renewed at +50 s: good until +110 s
-    clock.tick(11)
+    clock.advance(11)
     assert ledger.try_lock("acme", "elsewhere:2:b", ttl_s=60) is None
     assert not ledger.renew_lock("acme", "elsewhere:1:a", ttl_s=60), "the old holder learns it lost the lock"
 

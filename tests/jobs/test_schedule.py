@@ -30,15 +30,15 @@ from jobs.ledger import Ledger, TenantBusyError
 from jobs.run import AlreadyRanError, run_sync
 from jobs.schedule import build_scheduler, current_slot, reconcile, scheduled_sync, tenant_schedules
 from jobs.settings import ScheduleSettings, Settings, load_settings
-from tests.jobs.test_e2e import (
+from tests.support.e2e import (
     OPEN_GUARDRAILS,
     REPO,
     TENANT,
-    _outcome_counts,
-    _wait_for_outcomes,
     open_crm,
+    outcome_counts,
     sandbox_tenant,
     url_tenant,
+    wait_for_outcomes,
 )
 
 RECORDER = "tests.jobs.test_schedule:record_run"
@@ -351,7 +351,7 @@ def test_sigterm_lets_the_running_sync_stop_after_its_batch_and_records_it_inter
                 cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
             )
             try:
-                run_id = _wait_for_outcomes(proc, ledger_file, log_file, at_least=2, timeout_s=60)
+                run_id = wait_for_outcomes(proc, ledger_file, log_file, at_least=2, timeout_s=60)
                 proc.send_signal(signal.SIGTERM)
                 assert proc.wait(timeout=60) == 0, log_file.read_text(encoding="utf-8", errors="replace")[-3000:]
             finally:
@@ -372,7 +372,7 @@ def test_sigterm_lets_the_running_sync_stop_after_its_batch_and_records_it_inter
         assert applied, "some changes were applied before the stop"
         assert left, "the rest were left for the next run"
         assert {c.code for c in left} == {"INTERRUPTED"}
-        assert _outcome_counts(ledger_file, run_id)[1] == 0, "no change left pending: the stop was clean"
+        assert outcome_counts(ledger_file, run_id)[1] == 0, "no change left pending: the stop was clean"
         resumed = run_sync(settings, TENANT)
         assert resumed.status == "succeeded"
         assert run_sync(load_settings(config), TENANT, dry_run=True).change_set.changes == ()

@@ -39,19 +39,6 @@ def check_contract(resp: requests.Response, method: str, path: str) -> None:
     )
 
 
-class FakeClock:
-    """Epoch seconds that move only when a test says so."""
-
-    def __init__(self, start: float = 1_800_000_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 class ZohoHttp:
     """A minimal Zoho client for tests: a token from the sandbox's token endpoint, then calls whose
     answers are all contract-checked."""
