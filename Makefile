@@ -1,12 +1,13 @@
 # Two commands on a fresh machine with only Python and make:
 #   make sync   bootstrap .venv, install, run the main job against config.example.toml
-#   make test   bootstrap .venv with test extras, lint (ruff, mypy) and run the whole suite
+#   make test   bootstrap .venv with test extras, lint (ruff, mypy) and run the suite but its slow tests
+#   make test-slow   the slow tests only (pytest -m slow); CI (.ci/run) runs both
 PYTHON ?= python3
 VENV ?= .venv
 CONFIG ?= config.example.toml
 BIN := $(VENV)/bin
 
-.PHONY: sync test lint pytest bench-engine bench-sync bench-ledger bench-sandbox bench-reliability clean
+.PHONY: sync test test-slow lint pytest bench-engine bench-sync bench-ledger bench-sandbox bench-reliability clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +29,10 @@ lint: $(VENV)/.installed-test
 	$(BIN)/mypy
 
 pytest: $(VENV)/.installed-test
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -m 'not slow'
+
+test-slow: $(VENV)/.installed-test
+	$(BIN)/pytest -q -m slow
 
 test: lint pytest
 

@@ -299,6 +299,7 @@ def test_sync_killed_during_apply_converges_without_applying_twice(
         assert sync(config).change_set.changes == ()
 
 
+@pytest.mark.slow
 def test_syncs_killed_at_several_points_settle_their_ledger_and_converge(
     tmp_path: Path, synced_once: Synced, monkeypatch: pytest.MonkeyPatch
 ) -> None:

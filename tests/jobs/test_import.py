@@ -168,6 +168,7 @@ def test_written_file_is_ordered_parents_first_with_a_header(
 # ── Round trip through a sync of the example plan ───────────────────────────────────────────────
 
 
+@pytest.mark.slow
 def test_round_trip_after_a_first_sync_of_the_example_plan(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

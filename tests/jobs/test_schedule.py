@@ -298,6 +298,7 @@ def _holder_process(url: str) -> tuple[subprocess.Popen[str], str]:
     return proc, proc.stdout.readline().strip()
 
 
+@pytest.mark.slow
 def test_the_tenant_lock_holds_across_processes(tmp_path: Path, url: str) -> None:
     """While another process holds a tenant's lock, a sync here is refused; once it releases, or is
     killed, the lock is free again (on SQLite and on PostgreSQL)."""
@@ -327,6 +328,7 @@ def test_the_tenant_lock_holds_across_processes(tmp_path: Path, url: str) -> Non
     assert run_sync(settings, TENANT, dry_run=True).status == "dry_run", "a dead holder's lock is taken over"
 
 
+@pytest.mark.slow
 def test_sigterm_lets_the_running_sync_stop_after_its_batch_and_records_it_interrupted(tmp_path: Path) -> None:
     """``territory-sync schedule`` told to stop while a scheduled sync applies: the sync stops after
     its current batch, its run is recorded 'interrupted', the process exits 0, and the next run converges."""
