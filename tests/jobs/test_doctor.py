@@ -1,8 +1,8 @@
 """``territory-sync doctor`` against the sandbox over loopback: a healthy tenant passes, and each
 failure doctor reports comes with its fix and exit status 1.
 
-Tenants are those of the end-to-end tests (``tests/jobs/test_e2e.py``: the demo org of seed 7 with
-300 accounts and the plan ``plans/e2e.toml``), generated once per module and copied per test.
+Tenants are those of the end-to-end tests (``tests/support/e2e.py``: the demo org of seed 7 with
+300 accounts and the plan ``tests/jobs/plans/e2e.toml``), generated once per module and copied per test.
 """
 
 from __future__ import annotations
