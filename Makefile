@@ -1,13 +1,14 @@
 # Two commands on a fresh machine with only Python and make:
 #   make sync   bootstrap .venv, install, run the main job against config.example.toml
-#   make test   bootstrap .venv with test extras, lint (ruff, mypy), run the whole suite and build the docs
+#   make test   bootstrap .venv with test extras, lint (ruff, mypy), run the suite but its slow tests, and build the docs
+#   make test-slow   the slow tests only (pytest -m slow); CI (.ci/run) runs both
 #   make docs   serve the documentation site (docs/, mkdocs.yml) at http://127.0.0.1:8000
 PYTHON ?= python3
 VENV ?= .venv
 CONFIG ?= config.example.toml
 BIN := $(VENV)/bin
 
-.PHONY: sync test lint pytest docs docs-build bench-engine bench-sync bench-ledger bench-sandbox bench-reliability clean
+.PHONY: sync test test-slow lint pytest docs docs-build bench-engine bench-sync bench-ledger bench-sandbox bench-reliability clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +30,10 @@ lint: $(VENV)/.installed-test
 	$(BIN)/mypy
 
 pytest: $(VENV)/.installed-test
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -m 'not slow'
+
+test-slow: $(VENV)/.installed-test
+	$(BIN)/pytest -q -m slow
 
 # --strict: a broken link or anchor, or a page missing from the nav, fails the build (and so CI);
 # not --quiet, which hides the warnings from --strict as well and lets the build pass.

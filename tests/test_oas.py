@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.oas import CONTRACT, ContractViolation, check_error_object, load_sample
+from tests.support.oas import CONTRACT, ContractViolation, check_error_object, load_sample
 
 JSON = {"Content-Type": "application/json"}
 

@@ -20,18 +20,18 @@ from connector import (
     ZohoClient,
 )
 from connector.auth import AccessToken, Grant, credential_key, exchange_grant_code, forget_tokens
-from tests.connector.conftest import (
+from tests.support.clock import Clock
+from tests.support.oas import load_sample
+from tests.support.zoho_mock import (
     ACCOUNTS,
     API,
     TOKEN_URL,
     V8,
-    FakeTime,
     add_token,
     check_contract,
     make_config,
     token_body,
 )
-from tests.oas import load_sample
 
 USERS = f"{V8}/users"
 
@@ -41,8 +41,8 @@ def users_page() -> dict[str, object]:
     return load_sample("get_territory_users.response")
 
 
-def new_client(fake_time: FakeTime, store: TokenStore, **overrides: object) -> ZohoClient:
-    return ZohoClient(make_config(**overrides), sleep=fake_time.sleep, clock=fake_time.clock, token_store=store)
+def new_client(fake_time: Clock, store: TokenStore, **overrides: object) -> ZohoClient:
+    return ZohoClient(make_config(**overrides), sleep=fake_time.sleep, clock=fake_time, token_store=store)
 
 
 def test_refresh_grant_and_header(rsps, client):
@@ -255,9 +255,9 @@ GRANT_ANSWER = {"access_token": "1000.access-from-code", "refresh_token": "1000.
                 "expires_in": 3600}
 
 
-def exchange(fake_time: FakeTime, code: str = "1000.grant-code") -> Grant:
+def exchange(fake_time: Clock, code: str = "1000.grant-code") -> Grant:
     return exchange_grant_code(ACCOUNTS, client_id="1000.CLIENTID", client_secret="s3cret-client", code=code,
-                               sleep=fake_time.sleep, clock=fake_time.clock)
+                               sleep=fake_time.sleep, clock=fake_time)
 
 
 def test_grant_code_exchange_posts_the_self_client_form(rsps, fake_time):

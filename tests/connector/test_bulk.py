@@ -13,8 +13,8 @@ from responses import matchers
 
 from connector import CrmResponseError, RejectedError, RetriableError, ZohoClient
 from connector.bulk import BulkReader
-from tests.connector.conftest import API, add_token, make_config
-from tests.oas import load_sample
+from tests.support.oas import load_sample
+from tests.support.zoho_mock import API, add_token, make_config
 
 BULK = f"{API}/crm/bulk/v8/read"
 JOB = "5725767000000859031"
@@ -87,8 +87,8 @@ def test_failed_job(rsps, client):
 
 def test_poll_timeout(rsps, fake_time, store):
     """Polling stops after the timeout, measured on the injected clock."""
-    client = ZohoClient(make_config(), sleep=fake_time.sleep, clock=fake_time.clock, token_store=store)
-    reader = BulkReader(client.transport, sleep=fake_time.sleep, monotonic=fake_time.clock,
+    client = ZohoClient(make_config(), sleep=fake_time.sleep, clock=fake_time, token_store=store)
+    reader = BulkReader(client.transport, sleep=fake_time.sleep, monotonic=fake_time,
                         poll_interval_s=10, timeout_s=25)
     add_token(rsps)
     for _ in range(4):

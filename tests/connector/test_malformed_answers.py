@@ -24,7 +24,8 @@ import pytest
 import responses
 
 from connector import CrmResponseError, ShareGrant, TokenStore, ZohoClient
-from tests.connector.conftest import TOKEN_URL, V8, FakeTime, make_config, token_body
+from tests.support.clock import Clock
+from tests.support.zoho_mock import TOKEN_URL, V8, make_config, token_body
 
 SECRETS = ("s3cret-client", "1000.refresh-token-value", "access-1")
 DROP = object()  # a mutation that removes the key
@@ -335,8 +336,8 @@ def _cases() -> Iterator[Any]:
 CASES = list(_cases())
 
 
-def _client(fake_time: FakeTime) -> ZohoClient:
-    return ZohoClient(make_config(), sleep=fake_time.sleep, clock=fake_time.clock, monotonic=fake_time.clock,
+def _client(fake_time: Clock) -> ZohoClient:
+    return ZohoClient(make_config(), sleep=fake_time.sleep, clock=fake_time, monotonic=fake_time,
                       token_store=TokenStore())
 
 
@@ -377,7 +378,7 @@ BULK_RESULTS = [
 @pytest.mark.parametrize(("content", "field"), BULK_RESULTS)
 def test_malformed_bulk_result_is_a_crm_response_error(content: bytes, field: str) -> None:
     """A Bulk Read result that is not a zip of one CSV with an id column of Zoho ids is a CrmResponseError."""
-    fake_time = FakeTime()
+    fake_time = Clock()
     with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
         rsps.add(responses.POST, TOKEN_URL, json=token_body())
         rsps.add(responses.GET, f"{V8.replace('/crm/v8', '')}/crm/bulk/v8/read/{ID}/result", body=content,
@@ -397,7 +398,7 @@ def test_the_corpus_is_large_enough() -> None:
 @pytest.mark.parametrize(("ep", "body", "status", "field"), CASES)
 def test_malformed_answer_is_a_crm_response_error(ep: Endpoint, body: bytes, status: int, field: str) -> None:
     """A malformed answer raises CrmResponseError naming the endpoint and the field, and no secret."""
-    fake_time = FakeTime()
+    fake_time = Clock()
     with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
         if ep.url != TOKEN_URL:
             rsps.add(responses.POST, TOKEN_URL, json=token_body())
@@ -421,7 +422,7 @@ def test_malformed_answer_is_a_crm_response_error(ep: Endpoint, body: bytes, sta
 @pytest.mark.parametrize("ep", [e for e in ENDPOINTS if e.url != TOKEN_URL], ids=lambda e: e.name)
 def test_the_valid_answer_of_each_endpoint_parses(ep: Endpoint) -> None:
     """Each endpoint's unbroken answer parses: the corpus breaks one thing at a time."""
-    fake_time = FakeTime()
+    fake_time = Clock()
     with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
         rsps.add(responses.POST, TOKEN_URL, json=token_body())
         rsps.add(ep.method, _url(ep), json=ep.valid)
@@ -442,7 +443,7 @@ def test_the_valid_answer_of_each_endpoint_parses(ep: Endpoint) -> None:
 )
 def test_204_is_nothing_where_zoho_documents_it(ep: Endpoint, expected: Any) -> None:
     """Zoho's 204 No Content is an empty answer (no records, no members, no shares), unlike an empty 200."""
-    fake_time = FakeTime()
+    fake_time = Clock()
     with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
         rsps.add(responses.POST, TOKEN_URL, json=token_body())
         rsps.add(ep.method, _url(ep), status=204, body=b"")
@@ -454,7 +455,7 @@ def test_204_is_nothing_where_zoho_documents_it(ep: Endpoint, expected: Any) -> 
                          ids=lambda e: e.name)
 def test_204_is_malformed_where_there_is_always_something(ep: Endpoint) -> None:
     """No territories at all (not even the org's root), no fields, or no count is a CrmResponseError, not an empty org."""
-    fake_time = FakeTime()
+    fake_time = Clock()
     with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
         rsps.add(responses.POST, TOKEN_URL, json=token_body())
         rsps.add(ep.method, _url(ep), status=204, body=b"")
@@ -465,7 +466,7 @@ def test_204_is_malformed_where_there_is_always_something(ep: Endpoint) -> None:
 
 def test_a_deep_path_never_echoes_odd_keys() -> None:
     """The path of too-deep nesting names plain keys only: a key that could hold anyone's text is shown as '?'."""
-    fake_time = FakeTime()
+    fake_time = Clock()
     body = {"users": [], "info": {"more_records": False}, "1000.looks-like-a-token": json.loads("[" * 80 + "]" * 80)}
     with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
         rsps.add(responses.POST, TOKEN_URL, json=token_body())

@@ -9,9 +9,8 @@ import responses
 from connector import ZohoClient
 from connector.errors import PagingError
 from connector.paging import NumberedPaginator, RecordPaginator, chunks
-from tests.connector.conftest import add_token, make_config
-from tests.connector.test_records import ACCOUNTS, page, q
-from tests.connector.test_transport import INTERNAL
+from tests.support.record_pages import ACCOUNTS, INTERNAL, page, q
+from tests.support.zoho_mock import add_token, make_config
 
 
 def ids(start: int, n: int) -> list[str]:
@@ -101,7 +100,7 @@ def test_per_page_bounds_and_chunks():
 def test_a_failing_page_is_retried_in_place(rsps, fake_time, store):
     """Page 2 of a listing failing seven times (500, dropped connection) is asked for again on its
     own until it answers: page 1 is read once, and every record of both pages comes out."""
-    client = ZohoClient(make_config(), sleep=fake_time.sleep, clock=fake_time.clock, token_store=store)
+    client = ZohoClient(make_config(), sleep=fake_time.sleep, clock=fake_time, token_store=store)
     add_token(rsps)
     first = [q(fields="Account_Name", page="1", per_page="200")]
     second = [q(fields="Account_Name", page="2", per_page="200")]

@@ -3,30 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 import responses
 from responses import matchers
 
 from connector import CrmResponseError, FatalError, PagingError, RejectedError
-from tests.connector.conftest import V8, add_token
-from tests.oas import load_sample
-
-ACCOUNTS = f"{V8}/Accounts"
-BASE_ID = 5725767000000000000
-
-
-def page(start: int, n: int, more: bool, token: str | None, fields: list[str], p: int | None = None) -> dict[str, Any]:
-    data = [{"id": str(BASE_ID + i), **{f: f"{f}-{i}" for f in fields}} for i in range(start, start + n)]
-    info = {"per_page": 200, "count": n, "more_records": more, "next_page_token": token, "page": p or 1,
-            "sort_by": "id", "sort_order": "desc", "previous_page_token": None, "page_token_expiry": None,
-            "call": False}
-    return {"data": data, "info": info}
-
-
-def q(**params: str) -> Any:
-    return matchers.query_param_matcher(params)
+from tests.support.oas import load_sample
+from tests.support.record_pages import ACCOUNTS, BASE_ID, page, q
+from tests.support.zoho_mock import V8, add_token
 
 
 def test_window_hands_over_to_page_token(rsps, client):

@@ -11,7 +11,7 @@ from connector.errors import ConfigError
 from connector.redact import redact_credentials, redact_path, redact_url
 from connector.results import batch_results, item_result
 from connector.transport import Reply, scope_for
-from tests.oas import load_sample
+from tests.support.oas import load_sample
 
 DUP = frozenset({"DUPLICATE_DATA"})
 

@@ -16,14 +16,15 @@ from connector.config import (
     TOKEN_LIFETIME_MAX_S,
     TOKEN_LIFETIME_MIN_S,
 )
-from tests.connector.conftest import API, TOKEN_URL, V8, FakeTime, make_config
-from tests.oas import load_sample
+from tests.support.clock import Clock
+from tests.support.oas import load_sample
+from tests.support.zoho_mock import API, TOKEN_URL, V8, make_config
 
 USERS = f"{V8}/users"
 
 
-def new_client(fake_time: FakeTime, store: TokenStore, **overrides: Any) -> ZohoClient:
-    return ZohoClient(make_config(**overrides), sleep=fake_time.sleep, clock=fake_time.clock, token_store=store)
+def new_client(fake_time: Clock, store: TokenStore, **overrides: Any) -> ZohoClient:
+    return ZohoClient(make_config(**overrides), sleep=fake_time.sleep, clock=fake_time, token_store=store)
 
 
 def answer(**changes: Any) -> dict[str, Any]:
@@ -46,7 +47,7 @@ def test_the_documented_bounds() -> None:
     ("expires_in", "lifetime"),
     [(-5, 300), (0, 300), (1, 300), (299.5, 300), (1800, 1800), ("1800", 1800), (10**9, 3600), (1e300, 3600)],
 )
-def test_expires_in_is_clamped(fake_time: FakeTime, store: TokenStore, expires_in: Any, lifetime: int) -> None:
+def test_expires_in_is_clamped(fake_time: Clock, store: TokenStore, expires_in: Any, lifetime: int) -> None:
     """An expires_in outside [300, 3600] seconds is clamped to the nearer bound."""
     with responses.RequestsMock() as rsps, new_client(fake_time, store) as client:
         rsps.add(responses.POST, TOKEN_URL, json=answer(expires_in=expires_in))
@@ -54,7 +55,7 @@ def test_expires_in_is_clamped(fake_time: FakeTime, store: TokenStore, expires_i
     assert token.expires_at - token.requested_at == lifetime
 
 
-def test_missing_or_null_expires_in_takes_an_hour(fake_time: FakeTime, store: TokenStore,
+def test_missing_or_null_expires_in_takes_an_hour(fake_time: Clock, store: TokenStore,
                                                    caplog: pytest.LogCaptureFixture) -> None:
     """A token answer without expires_in, or with null, gives the token Zoho's documented hour, with a warning."""
     caplog.set_level(logging.WARNING, "connector.auth")
@@ -70,7 +71,7 @@ def test_missing_or_null_expires_in_takes_an_hour(fake_time: FakeTime, store: To
     assert sum("gives no expires_in" in r.message for r in caplog.records) == 2
 
 
-def test_a_negative_expires_in_mints_one_token_for_many_calls(fake_time: FakeTime, store: TokenStore) -> None:
+def test_a_negative_expires_in_mints_one_token_for_many_calls(fake_time: Clock, store: TokenStore) -> None:
     """With expires_in = -1, twenty calls in a minute share one token (it used to be one mint per call)."""
     with responses.RequestsMock() as rsps, new_client(fake_time, store) as client:
         rsps.add(responses.POST, TOKEN_URL, json=answer(expires_in=-1))
@@ -82,7 +83,7 @@ def test_a_negative_expires_in_mints_one_token_for_many_calls(fake_time: FakeTim
         assert sum(c.request.url == TOKEN_URL for c in rsps.calls) == 1
 
 
-def test_a_client_mints_at_most_five_tokens(fake_time: FakeTime, store: TokenStore) -> None:
+def test_a_client_mints_at_most_five_tokens(fake_time: Clock, store: TokenStore) -> None:
     """Zoho rejecting every token: the sixth mint is refused with a clear AuthError, and no more token requests go out."""
     with responses.RequestsMock() as rsps, new_client(fake_time, store) as client:
         rsps.add(responses.POST, TOKEN_URL, json=answer())
@@ -100,7 +101,7 @@ def test_a_client_mints_at_most_five_tokens(fake_time: FakeTime, store: TokenSto
     assert "s3cret-client" not in str(errors[-1])
 
 
-def test_a_token_cached_under_another_secret_is_not_reused(fake_time: FakeTime, store: TokenStore) -> None:
+def test_a_token_cached_under_another_secret_is_not_reused(fake_time: Clock, store: TokenStore) -> None:
     """A wrong client secret shows at once: the token cached with the right one is not this credential's."""
     with responses.RequestsMock() as rsps:
         rsps.add(responses.POST, TOKEN_URL, json=answer())
@@ -116,7 +117,7 @@ def test_a_token_cached_under_another_secret_is_not_reused(fake_time: FakeTime, 
     assert "wrong-secret" not in str(info.value)
 
 
-def test_token_cache_file_does_not_hide_a_wrong_secret(fake_time: FakeTime, tmp_path: Any) -> None:
+def test_token_cache_file_does_not_hide_a_wrong_secret(fake_time: Clock, tmp_path: Any) -> None:
     """Across runs too: a token cached in the file under the right secret is not used with a wrong one."""
     cache = tmp_path / "tokens.json"
     with responses.RequestsMock() as rsps:

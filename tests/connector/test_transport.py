@@ -20,13 +20,14 @@ from connector import (
 )
 from connector.classify import Failure
 from connector.transport import failure_of
-from tests.connector.conftest import V8, FakeTime, add_token, field_answer, make_config
-from tests.oas import load_sample
+from tests.support.clock import Clock
+from tests.support.oas import load_sample
+from tests.support.record_pages import INTERNAL
+from tests.support.zoho_mock import V8, add_token, field_answer, make_config
 
 FIELDS = f"{V8}/settings/fields"
 TOO_MANY = {"code": "TOO_MANY_REQUESTS", "details": {}, "message": "too many requests", "status": "error"}
 ONE_FIELD = field_answer()
-INTERNAL = {"code": "INTERNAL_ERROR", "details": {}, "message": "Internal Server Error", "status": "error"}
 
 
 def add_fields(rsps: responses.RequestsMock, **kw: object) -> None:
@@ -48,7 +49,7 @@ def test_429_then_503_then_200(rsps, client, fake_time):
 
 def test_retry_after_is_honoured_and_capped(rsps, fake_time, store):
     """Retry-After is waited for exactly, but never longer than the configured cap."""
-    client = ZohoClient(make_config(max_retry_after_s=30), sleep=fake_time.sleep, clock=fake_time.clock,
+    client = ZohoClient(make_config(max_retry_after_s=30), sleep=fake_time.sleep, clock=fake_time,
                         token_store=store)
     add_token(rsps)
     rsps.add(responses.GET, FIELDS, status=429, json=TOO_MANY, headers={"Retry-After": "7"})
@@ -60,7 +61,7 @@ def test_retry_after_is_honoured_and_capped(rsps, fake_time, store):
 
 def test_attempts_are_bounded(rsps, fake_time, store):
     """After max_read_attempts throttled answers a read raises RateLimitError with the code and URL."""
-    client = ZohoClient(make_config(max_read_attempts=3), sleep=fake_time.sleep, clock=fake_time.clock, token_store=store)
+    client = ZohoClient(make_config(max_read_attempts=3), sleep=fake_time.sleep, clock=fake_time, token_store=store)
     add_token(rsps)
     for _ in range(3):
         rsps.add(responses.GET, FIELDS, status=429, json=TOO_MANY)
@@ -74,7 +75,7 @@ def test_attempts_are_bounded(rsps, fake_time, store):
 
 def test_backoff_grows_and_has_jitter(rsps, fake_time, store):
     """Without Retry-After the waits are random and bounded by an exponentially growing ceiling."""
-    client = ZohoClient(make_config(max_attempts=5), sleep=fake_time.sleep, clock=fake_time.clock, token_store=store)
+    client = ZohoClient(make_config(max_attempts=5), sleep=fake_time.sleep, clock=fake_time, token_store=store)
     add_token(rsps)
     for _ in range(4):
         rsps.add(responses.GET, FIELDS, status=500, json=INTERNAL)
@@ -134,7 +135,7 @@ def test_credits_remaining_header_is_read(rsps, client):
 def test_concurrency_limit_is_shared_by_threads(rsps, fake_time, store):
     """No more calls are in flight at once than the tenant's concurrency limit, across threads."""
     limit, total = 2, 6
-    client = ZohoClient(make_config(concurrency=limit), sleep=fake_time.sleep, clock=fake_time.clock,
+    client = ZohoClient(make_config(concurrency=limit), sleep=fake_time.sleep, clock=fake_time,
                         token_store=store)
     add_token(rsps)
     client.auth.access_token()
@@ -165,7 +166,7 @@ def test_concurrency_limit_is_shared_by_threads(rsps, fake_time, store):
 def test_a_malformed_base_url_is_a_config_error(url):
     """A base URL without scheme and host (or with a path) is refused up front, saying what to give."""
     with pytest.raises(ConfigError, match="scheme and host only"):
-        ZohoClient(make_config(accounts_url=url), sleep=FakeTime().sleep)
+        ZohoClient(make_config(accounts_url=url), sleep=Clock().sleep)
 
 
 def test_error_from_an_unsendable_request_is_ours(rsps, client):
@@ -203,7 +204,7 @@ def test_requests_exceptions_by_whether_they_reached_zoho(exc, failure):
 
 def test_exhausted_connect_failures_raise_retriable(rsps, fake_time, store):
     """Connect failures on every attempt end in RetriableError, chained to nothing from requests above us."""
-    client = ZohoClient(make_config(max_read_attempts=2), sleep=fake_time.sleep, clock=fake_time.clock,
+    client = ZohoClient(make_config(max_read_attempts=2), sleep=fake_time.sleep, clock=fake_time,
                         token_store=store)
     add_token(rsps)
     rsps.add(responses.GET, FIELDS, body=requests.ConnectTimeout())
@@ -237,7 +238,7 @@ def test_delete_after_read_timeout_is_ambiguous(rsps, client, fake_time):
 
 def test_threads_share_one_token_mint(rsps, fake_time, store):
     """Threads starting together on a fresh credential mint one token between them."""
-    client = ZohoClient(make_config(), sleep=fake_time.sleep, clock=fake_time.clock, token_store=store)
+    client = ZohoClient(make_config(), sleep=fake_time.sleep, clock=fake_time, token_store=store)
     add_token(rsps)
     for _ in range(8):
         add_fields(rsps)
@@ -264,7 +265,7 @@ def test_connection_pool_holds_as_many_connections_as_calls_in_flight() -> None:
 
 def test_a_read_outlasts_more_failures_than_a_write_may(rsps, fake_time, store):
     """A GET gets MAX_READ_ATTEMPTS (10) tries, more than max_attempts (5): nine 500s, then the answer."""
-    client = ZohoClient(make_config(), sleep=fake_time.sleep, clock=fake_time.clock, token_store=store)
+    client = ZohoClient(make_config(), sleep=fake_time.sleep, clock=fake_time, token_store=store)
     add_token(rsps)
     for _ in range(9):
         rsps.add(responses.GET, FIELDS, status=500, json=INTERNAL)
@@ -276,7 +277,7 @@ def test_a_read_outlasts_more_failures_than_a_write_may(rsps, fake_time, store):
 
 def test_a_write_keeps_max_attempts(rsps, fake_time, store):
     """A safe write (PUT records) still stops after max_attempts (5) tries, not the read budget."""
-    client = ZohoClient(make_config(), sleep=fake_time.sleep, clock=fake_time.clock, token_store=store)
+    client = ZohoClient(make_config(), sleep=fake_time.sleep, clock=fake_time, token_store=store)
     add_token(rsps)
     for _ in range(5):
         rsps.add(responses.PUT, f"{V8}/Accounts", status=500, json=INTERNAL)
@@ -287,7 +288,7 @@ def test_a_write_keeps_max_attempts(rsps, fake_time, store):
 
 def test_the_read_budget_is_a_setting(rsps, fake_time, store):
     """``max_read_attempts`` from the config bounds a GET's tries (3 here)."""
-    client = ZohoClient(make_config(max_read_attempts=3), sleep=fake_time.sleep, clock=fake_time.clock,
+    client = ZohoClient(make_config(max_read_attempts=3), sleep=fake_time.sleep, clock=fake_time,
                         token_store=store)
     add_token(rsps)
     for _ in range(3):
@@ -300,7 +301,7 @@ def test_the_read_budget_is_a_setting(rsps, fake_time, store):
 def test_an_exhausted_read_names_the_call_its_tries_their_time_and_the_fix(rsps, fake_time, store):
     """The error of a read out of tries says which call (query values redacted), how many tries over
     how long (the injected clock's 9 waits of 6 s), and the two fixes: run again, or more tries."""
-    client = ZohoClient(make_config(), sleep=fake_time.sleep, clock=fake_time.clock, monotonic=fake_time.clock,
+    client = ZohoClient(make_config(), sleep=fake_time.sleep, clock=fake_time, monotonic=fake_time,
                         token_store=store)
     add_token(rsps)
     for _ in range(10):
@@ -322,7 +323,7 @@ def test_an_exhausted_read_names_the_call_its_tries_their_time_and_the_fix(rsps,
 def test_a_read_outlasts_a_whole_bad_minute(rsps, fake_time, store):
     """A GET whose every answer is 500 for 60 s (of the injected clock) still succeeds: the waits
     are at least half their exponential ceiling, so the 8th try comes after more than 60 s."""
-    client = ZohoClient(make_config(), sleep=fake_time.sleep, clock=fake_time.clock, monotonic=fake_time.clock,
+    client = ZohoClient(make_config(), sleep=fake_time.sleep, clock=fake_time, monotonic=fake_time,
                         token_store=store)
     add_token(rsps)
     bad_until = fake_time.now + 60

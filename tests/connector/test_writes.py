@@ -10,8 +10,8 @@ import responses
 from responses import matchers
 
 from connector import AlreadySo, Applied, FatalError, Rejected, RejectedError, Scheduled, ShareGrant
-from tests.connector.conftest import V8, add_token
-from tests.oas import load_sample
+from tests.support.oas import load_sample
+from tests.support.zoho_mock import V8, add_token
 
 TERR = f"{V8}/settings/territories"
 

@@ -38,8 +38,8 @@ from jobs.alerts import (
 from jobs.cli import main
 from jobs.ledger import Ledger
 from jobs.settings import AlertSettings, SmtpSettings
-from tests.jobs.test_e2e import TENANT as E2E_TENANT
-from tests.jobs.test_e2e import ledger_of, sandbox_tenant
+from tests.support.e2e import TENANT as E2E_TENANT
+from tests.support.e2e import ledger_of, sandbox_tenant
 
 TENANT = "acme"
 ENDED = datetime(2026, 11, 26, 20, 15, 0, tzinfo=UTC)

@@ -19,8 +19,9 @@ from connector.sandbox import FaultOptions, Sandbox, SandboxOptions, start_sandb
 from jobs.apply import ApplyResult, apply, dependencies, estimate_calls, plan_batches
 from jobs.model import PHASES, Change, ChangeKind, ChangeSet, Outcome, Reason
 from jobs.settings import TargetsSettings
-from tests.connector.conftest import V8, FakeTime, add_token, check_contract, make_config
-from tests.connector.sandbox.zoho_http import FakeClock, copy_org, template_org
+from tests.support.clock import Clock
+from tests.support.zoho_http import copy_org, template_org
+from tests.support.zoho_mock import V8, add_token, check_contract, make_config
 
 REASON = Reason("plan", detail="test")
 TARGETS = TargetsSettings()
@@ -276,12 +277,12 @@ def test_a_call_refused_as_a_whole_is_split_until_the_bad_record_is_isolated() -
 
     changes = [change("assignment.add", f"Accounts/{rid}", module="Accounts", record_id=rid, territory_id="77")
                for rid in ids]
-    fake_time = FakeTime()
+    fake_time = Clock()
     with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
         add_token(rsps)
         rsps.add_callback(responses.POST, f"{V8}/Accounts/actions/assign_territories", callback=assign,
                           content_type="application/json")
-        with ZohoClient(make_config(), sleep=fake_time.sleep, clock=fake_time.clock, token_store=TokenStore()) as cl:
+        with ZohoClient(make_config(), sleep=fake_time.sleep, clock=fake_time, token_store=TokenStore()) as cl:
             result = run(cl, changes)
         check_contract(rsps)
     assert sent == [ids, ["r1", "r2"], ["bad", "r4", "r5"], ["bad"], ["r4", "r5"]]
@@ -307,13 +308,13 @@ def test_a_fatal_answer_inside_a_split_keeps_what_the_earlier_halves_applied() -
 
     changes = [change("assignment.add", f"Accounts/{rid}", module="Accounts", record_id=rid, territory_id="77")
                for rid in ("r1", "bad")]
-    fake_time = FakeTime()
+    fake_time = Clock()
     rec = Recorder()
     with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
         add_token(rsps)
         rsps.add_callback(responses.POST, f"{V8}/Accounts/actions/assign_territories", callback=assign,
                           content_type="application/json")
-        cl = ZohoClient(make_config(), sleep=fake_time.sleep, clock=fake_time.clock, token_store=TokenStore())
+        cl = ZohoClient(make_config(), sleep=fake_time.sleep, clock=fake_time, token_store=TokenStore())
         with cl, pytest.raises(FatalError, match="0 results for 1 items"):
             run(cl, changes, recorder=rec)
         assert len(rsps.calls) == 4  # token, the pair, r1, bad
@@ -404,7 +405,7 @@ def test_scheduled_assignments_are_recorded_as_scheduled(template: Path, tmp_pat
     """When Zoho schedules territory assignment (SCHEDULED with a job id), the changes are
     ``scheduled`` with the job id, and the territory shows once the job has run."""
     options = SandboxOptions(assignment_mode="scheduled", scheduled_delay_s=3600)
-    with open_sandbox(template, tmp_path, options=options, clock=FakeClock()) as sb, make_client(sb) as cl:
+    with open_sandbox(template, tmp_path, options=options, clock=Clock()) as sb, make_client(sb) as cl:
         leaf = leaf_territories(cl)[0]
         rid = next(r for r, rec in sorted(records(cl, "Accounts").items()) if not rec.get("Territories"))
         result = run(cl, [change("assignment.add", "x", module="Accounts", record_id=rid, territory_id=leaf.id)])
@@ -537,8 +538,8 @@ def test_the_estimate_counts_territory_calls_at_the_size_in_force() -> None:
 # ── an answer about one change rejects it and what waits on it; the rest goes on ────────────────
 
 
-def fake_client(fake_time: FakeTime, **kw: Any) -> ZohoClient:
-    return ZohoClient(make_config(**kw), sleep=fake_time.sleep, clock=fake_time.clock, token_store=TokenStore())
+def fake_client(fake_time: Clock, **kw: Any) -> ZohoClient:
+    return ZohoClient(make_config(**kw), sleep=fake_time.sleep, clock=fake_time, token_store=TokenStore())
 
 
 def codes(result: ApplyResult) -> list[tuple[int, str, str | None]]:
@@ -578,7 +579,7 @@ def test_a_404_on_one_territory_update_rejects_it_and_its_dependants_only() -> N
         rsps.add(responses.POST, f"{V8}/Accounts/actions/assign_territories",
                  json={"data": [{"code": "SUCCESS", "details": {"id": "r2"}, "message": "ok", "status": "success"}]},
                  match=[responses.matchers.json_params_matcher({"data": [{"id": "r2", "Territories": [{"id": "501"}]}]})])
-        with fake_client(FakeTime()) as cl:
+        with fake_client(Clock()) as cl:
             result = run(cl, changes)
         assert len(rsps.calls) == 1 + 3 + 1 + 1  # token; the pair, 501, 502; 501's member; r2
     assert codes(result) == [
@@ -655,7 +656,7 @@ def test_a_permission_refusal_of_one_call_rejects_that_call_only() -> None:
                  json={"share": [{"code": "SUCCESS", "details": {"id": "u1"}, "message": "ok", "status": "success"}]})
         changes = [change("share.grant", f"Accounts/{rid} u1", module="Accounts", record_id=rid, user_id="u1",
                           after="read_only") for rid in ("r1", "r2")]
-        with fake_client(FakeTime()) as cl:
+        with fake_client(Clock()) as cl:
             result = run(cl, changes, concurrency=1)
     assert codes(result) == [(0, "rejected", "NO_PERMISSION"), (1, "applied", "SUCCESS")]
 
@@ -677,7 +678,7 @@ def test_territory_management_switched_off_stops_the_run() -> None:
             change("member.remove", "t9 u1", territory_id="509", user_id="u1"),
         ]
         rec = Recorder()
-        with fake_client(FakeTime()) as cl, pytest.raises(ConnectorConfigError, match="TERRITORY_NOT_ENABLED"):
+        with fake_client(Clock()) as cl, pytest.raises(ConnectorConfigError, match="TERRITORY_NOT_ENABLED"):
             run(cl, changes, recorder=rec)
         assert len(rsps.calls) == 3
     assert [(o.seq, o.status) for batch in rec.batches for o in batch] == [(0, "applied")]
@@ -692,7 +693,7 @@ def test_throttling_that_outlives_the_retries_stops_the_run_cleanly() -> None:
                  json={"code": "TOO_MANY_REQUESTS", "details": {}, "message": "too many requests", "status": "error"})
         changes = [change("share.grant", f"Accounts/r{i} u1", module="Accounts", record_id=f"r{i}", user_id="u1",
                           after="read_only") for i in range(4)]
-        with fake_client(FakeTime(), max_attempts=2) as cl:
+        with fake_client(Clock(), max_attempts=2) as cl:
             result = run(cl, changes, concurrency=1)
         assert len(rsps.calls) == 1 + 2
     assert result.stopped == "throttled"

@@ -21,8 +21,9 @@ from jobs.connect import GRANT_CODE_PROMPT, connect, write_secret_file
 from jobs.crm import open_crm
 from jobs.errors import ConfigError, JobError
 from jobs.settings import load_settings
-from tests.connector.sandbox.zoho_http import FakeClock, template_org
-from tests.jobs.test_e2e import TENANT, sandbox_tenant, write_config
+from tests.support.clock import Clock
+from tests.support.e2e import TENANT, sandbox_tenant, write_config
+from tests.support.zoho_http import template_org
 
 SCOPES = ["ZohoCRM.users.READ", "ZohoCRM.org.READ"]
 ENV = f"TERRITORY_SYNC_TENANTS__{TENANT.upper()}__CREDENTIALS__"
@@ -148,7 +149,7 @@ def test_used_code_is_refused_and_nothing_is_written(sb: Sandbox, tmp_path: Path
     assert not (tmp_path / "state").exists()
 
 
-def test_expired_code_is_refused(sb: Sandbox, tmp_path: Path, clock: FakeClock) -> None:
+def test_expired_code_is_refused(sb: Sandbox, tmp_path: Path, clock: Clock) -> None:
     """A code older than its lifetime (on the sandbox's clock) is refused the same way, with nothing written."""
     code = sb.mint_grant_code(SCOPES, ttl_s=180)
     clock.advance(181)

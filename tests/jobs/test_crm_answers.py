@@ -15,7 +15,7 @@ import responses
 
 from jobs.cli import main
 from jobs.exits import EXIT_ERROR
-from tests.jobs.test_e2e import TENANT, ledger_of, sandbox_tenant
+from tests.support.e2e import TENANT, ledger_of, sandbox_tenant
 
 LOOPBACK = r"http://127\.0\.0\.1:\d+"
 ROOT_INFO = {"per_page": 200, "count": 0, "page": 1, "more_records": False}

@@ -13,19 +13,13 @@ import pytest
 from jobs.difflog import KEYS, DiffLog, read_diff_log, run_log_path
 from jobs.errors import JobError
 from jobs.model import Change, ChangeSet, Outcome, Reason
+from tests.support.clock import Clock
 
 GOLDEN = Path(__file__).parent / "golden" / "difflog.jsonl"
 
 
-class Clock:
-    """A clock the test moves by hand (given in CET, to show that the log writes UTC)."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 3, 1, 10, 0, tzinfo=timezone(timedelta(hours=1)))
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(seconds=1)
-        return self.now
+# Each reading of the diff log's clock is one second later, in CET: the log must write UTC.
+START = datetime(2026, 3, 1, 10, 0, tzinfo=timezone(timedelta(hours=1)))
 
 
 CHANGES = ChangeSet(
@@ -84,7 +78,7 @@ OUTCOMES = (
 def test_a_real_runs_log_matches_the_golden_file(tmp_path: Path) -> None:
     """A run's outcomes, two batches of them, give exactly the lines of the golden file."""
     path = run_log_path(tmp_path / "runs" / "acme", 42)
-    with DiffLog(path, tenant="acme", run_id=42, clock=Clock()) as log:
+    with DiffLog(path, tenant="acme", run_id=42, clock=Clock(START, step=1).at) as log:
         for batch in OUTCOMES:
             log.write_outcomes(CHANGES, batch)
     assert path.name == "run-42.jsonl"
@@ -95,7 +89,7 @@ def test_a_real_runs_log_matches_the_golden_file(tmp_path: Path) -> None:
 def test_every_line_has_the_fixed_keys_in_order(tmp_path: Path) -> None:
     """Each line is one JSON object whose keys are KEYS, in that order, null where not applicable."""
     path = tmp_path / "run.jsonl"
-    with DiffLog(path, tenant="acme", run_id=1, clock=Clock()) as log:
+    with DiffLog(path, tenant="acme", run_id=1, clock=Clock(START, step=1).at) as log:
         log.write_outcomes(CHANGES, OUTCOMES[1])
         log.write_planned(CHANGES)
     lines = path.read_text(encoding="utf-8").splitlines()
@@ -112,7 +106,7 @@ def test_every_line_has_the_fixed_keys_in_order(tmp_path: Path) -> None:
 def test_a_created_territorys_new_id_is_logged_with_it_and_its_changes(tmp_path: Path) -> None:
     """The territory.create line, and later lines of changes in that territory, name its new CRM id."""
     path = tmp_path / "run.jsonl"
-    with DiffLog(path, tenant="acme", run_id=1, clock=Clock()) as log:
+    with DiffLog(path, tenant="acme", run_id=1, clock=Clock(START, step=1).at) as log:
         log.write_outcomes(CHANGES, OUTCOMES[0])
         log.write_outcomes(CHANGES, OUTCOMES[1])
     assert [e["territory_id"] for e in read_diff_log(path)] == ["4876876000000301009"] * 3 + [None]
@@ -121,9 +115,9 @@ def test_a_created_territorys_new_id_is_logged_with_it_and_its_changes(tmp_path:
 def test_dry_and_blocked_runs_log_every_change_once(tmp_path: Path) -> None:
     """A dry run logs each change as planned; a blocked run logs each as blocked with the guardrail's message."""
     dry, blocked = tmp_path / "dry.jsonl", tmp_path / "blocked.jsonl"
-    with DiffLog(dry, tenant="acme", run_id=1, clock=Clock()) as log:
+    with DiffLog(dry, tenant="acme", run_id=1, clock=Clock(START, step=1).at) as log:
         log.write_planned(CHANGES)
-    with DiffLog(blocked, tenant="acme", run_id=2, clock=Clock()) as log:
+    with DiffLog(blocked, tenant="acme", run_id=2, clock=Clock(START, step=1).at) as log:
         log.write_planned(CHANGES, status="blocked", message="removals: 12 > 10; --override removals")
     assert [(e["seq"], e["status"], e["code"]) for e in read_diff_log(dry)] == [(i, "planned", None) for i in range(4)]
     assert {e["status"] for e in read_diff_log(blocked)} == {"blocked"}
@@ -133,7 +127,7 @@ def test_dry_and_blocked_runs_log_every_change_once(tmp_path: Path) -> None:
 def test_each_batch_is_on_disk_before_the_log_closes(tmp_path: Path) -> None:
     """After write_outcomes returns, another reader sees the batch: a kill loses no written line."""
     path = tmp_path / "run.jsonl"
-    with DiffLog(path, tenant="acme", run_id=1, clock=Clock()) as log:
+    with DiffLog(path, tenant="acme", run_id=1, clock=Clock(START, step=1).at) as log:
         log.write_outcomes(CHANGES, OUTCOMES[0])
         assert len(read_diff_log(path)) == 1
         log.write_outcomes(CHANGES, OUTCOMES[1])
@@ -144,7 +138,7 @@ def test_reopening_a_log_appends(tmp_path: Path) -> None:
     """Opening an existing log appends to it instead of truncating it."""
     path = tmp_path / "run.jsonl"
     for batch in OUTCOMES:
-        with DiffLog(path, tenant="acme", run_id=1, clock=Clock()) as log:
+        with DiffLog(path, tenant="acme", run_id=1, clock=Clock(START, step=1).at) as log:
             log.write_outcomes(CHANGES, batch)
     assert [e["seq"] for e in read_diff_log(path)] == [0, 1, 2, 3]
 
@@ -170,7 +164,7 @@ def test_the_diff_log_and_its_folder_are_owner_only(tmp_path: Path) -> None:
     previous = os.umask(0o022)
     try:
         path = run_log_path(tmp_path / "runs" / "demo", 1)
-        with DiffLog(path, tenant="demo", run_id=1, clock=Clock()) as log:
+        with DiffLog(path, tenant="demo", run_id=1, clock=Clock(START, step=1).at) as log:
             log.write_planned(CHANGES)
     finally:
         os.umask(previous)
@@ -185,6 +179,6 @@ def test_a_symlink_planted_at_the_diff_log_path_is_refused(tmp_path: Path) -> No
     path.parent.mkdir(parents=True)
     path.symlink_to(target)
     with pytest.raises(JobError, match=r"is a symbolic link: refusing to write through it"), \
-            DiffLog(path, tenant="demo", run_id=1, clock=Clock()) as log:
+            DiffLog(path, tenant="demo", run_id=1, clock=Clock(START, step=1).at) as log:
         log.write_planned(CHANGES)
     assert target.read_text() == "not yours\n"

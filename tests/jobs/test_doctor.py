@@ -1,8 +1,8 @@
 """``territory-sync doctor`` against the sandbox over loopback: a healthy tenant passes, and each
 failure doctor reports comes with its fix and exit status 1.
 
-Tenants are those of the end-to-end tests (``tests/jobs/test_e2e.py``: the demo org of seed 7 with
-300 accounts and the plan ``plans/e2e.toml``), generated once per module and copied per test.
+Tenants are those of the end-to-end tests (``tests/support/e2e.py``: the demo org of seed 7 with
+300 accounts and the plan ``tests/jobs/plans/e2e.toml``), generated once per module and copied per test.
 """
 
 from __future__ import annotations
@@ -25,8 +25,7 @@ from jobs.run import run_sync
 from jobs.scopes import ScopeNeed, granted_scopes, required_scopes
 from jobs.settings import load_settings
 from mappings import TerritoryPlan, load_plan
-from tests.connector.sandbox.zoho_http import copy_org, template_org
-from tests.jobs.test_e2e import (
+from tests.support.e2e import (
     ACCOUNTS,
     OPEN_GUARDRAILS,
     SEED,
@@ -35,6 +34,7 @@ from tests.jobs.test_e2e import (
     sandbox_tenant,
     url_tenant,
 )
+from tests.support.zoho_http import copy_org, template_org
 
 CHECKS = ["credentials", "scopes", "territory_management", "plan", "plan_fields", "plan_users", "credits", "guardrails"]
 FIELDS_READ = "ZohoCRM.settings.fields.READ"

@@ -8,7 +8,7 @@ from jobs.errors import ConfigError
 from jobs.guardrails import GUARDRAILS, check_guardrails
 from jobs.model import Change, ChangeSet, GuardrailResult, Reason
 from jobs.settings import GuardrailSettings
-from tests.jobs.test_diff import ANNA, BEN, EMEA, MATCHING, ROOT, UK, run, snapshot, terr
+from tests.support.snapshots import ANNA, BEN, EMEA, MATCHING, ROOT, UK, run, snapshot, terr
 
 DEFAULTS = GuardrailSettings()
 

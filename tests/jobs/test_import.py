@@ -36,7 +36,7 @@ from mappings import PlanValidationError, UserRef, load_plan
 from mappings.catalogue import FieldCatalogue
 from mappings.criteria import to_zoho
 from mappings.plan import CREATE_PERMISSION
-from tests.jobs.test_e2e import client_for, url_tenant
+from tests.support.e2e import client_for, url_tenant
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "plan.example.toml"
@@ -168,6 +168,7 @@ def test_written_file_is_ordered_parents_first_with_a_header(
 # ── Round trip through a sync of the example plan ───────────────────────────────────────────────
 
 
+@pytest.mark.slow
 def test_round_trip_after_a_first_sync_of_the_example_plan(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

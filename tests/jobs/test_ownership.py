@@ -15,7 +15,7 @@ import pytest
 from connector.sandbox import SandboxOptions, start_sandbox
 from connector.sandbox.store import Assignment
 from jobs.ledger import TERRITORY_BATCH
-from tests.jobs.test_e2e import ACCOUNTS, SEED, TENANT, ledger_of, sync, url_tenant
+from tests.support.e2e import ACCOUNTS, SEED, TENANT, ledger_of, sync, url_tenant
 
 UKI = "Sync UK and Ireland"
 NARROWER = ('accounts = \'Billing_Country in ["United Kingdom", "Ireland"]\'', 'accounts = \'Billing_Country == "Ireland"\'')

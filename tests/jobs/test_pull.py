@@ -35,6 +35,7 @@ from jobs.pull import (
 from jobs.settings import SyncSettings, TargetsSettings
 from mappings import TerritoryPlan, parse_plan
 from mappings.catalogue import FieldCatalogue, FieldInfo
+from tests.support.clock import Clock
 
 ACCOUNTS = 100
 START = datetime(2028, 1, 3, 9, 0, tzinfo=UTC)  # after every time stamp in the demo org
@@ -62,22 +63,6 @@ territory = "london"
 users = ["nobody@nwind.com"]
 access = "read"
 """
-
-
-class FakeClock:
-    """One clock for the sandbox (its ``Modified_Time`` stamps) and for the pull."""
-
-    def __init__(self) -> None:
-        self.now = START.timestamp()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def at(self) -> datetime:
-        return datetime.fromtimestamp(self.now, UTC)
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @dataclass
@@ -108,7 +93,7 @@ class MemoryCache:
 class Env:
     sandbox: Sandbox
     client: ZohoClient
-    clock: FakeClock
+    clock: Clock
     cache: MemoryCache = field(default_factory=MemoryCache)
     stages: dict[str, int] = field(default_factory=dict)
 
@@ -138,7 +123,7 @@ def env(tmp_path: Path) -> Iterator[Env]:
     # A token store of its own: the process-wide one may hold a token from an earlier test's sandbox
     # that listened on the same port with the same demo credentials (a 401 and a resend, which
     # would add a call to the counts these tests pin).
-    clock = FakeClock()
+    clock = Clock(START)
     with (start_sandbox(tmp_path / "sandbox", accounts=ACCOUNTS, seed=7, clock=clock) as sb,
           ZohoClient(client_config(sb), sleep=lambda s: None, clock=clock, token_store=TokenStore()) as client):
         yield Env(sb, client, clock)
@@ -194,7 +179,7 @@ class Seam(requests.adapters.HTTPAdapter):
         return response
 
 
-def seam_client(sb: Sandbox, seam: Seam, clock: FakeClock, concurrency: int = 20) -> tuple[requests.Session, ZohoClient]:
+def seam_client(sb: Sandbox, seam: Seam, clock: Clock, concurrency: int = 20) -> tuple[requests.Session, ZohoClient]:
     session = requests.Session()
     session.mount("http://", seam)
     return session, ZohoClient(client_config(sb, concurrency=concurrency), session=session, sleep=lambda s: None,
@@ -566,7 +551,7 @@ def test_members_and_shares_are_read_in_parallel_within_the_limit(tmp_path: Path
     calls in flight together can pass), never more in flight than the client's limit of 4 though
     the pull asks for 8 threads (the org, limited to 4, answers no 429 and nothing is retried), and
     the snapshot equals a one-thread pull's."""
-    clock = FakeClock()
+    clock = Clock(START)
     plan = parse_plan(SHARED)
     seam = Seam()
     with start_sandbox(tmp_path / "sandbox", accounts=ACCOUNTS, seed=7, clock=clock,

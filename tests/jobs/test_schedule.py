@@ -30,15 +30,15 @@ from jobs.ledger import Ledger, TenantBusyError
 from jobs.run import AlreadyRanError, run_sync
 from jobs.schedule import build_scheduler, current_slot, reconcile, scheduled_sync, tenant_schedules
 from jobs.settings import ScheduleSettings, Settings, load_settings
-from tests.jobs.test_e2e import (
+from tests.support.e2e import (
     OPEN_GUARDRAILS,
     REPO,
     TENANT,
-    _outcome_counts,
-    _wait_for_outcomes,
     open_crm,
+    outcome_counts,
     sandbox_tenant,
     url_tenant,
+    wait_for_outcomes,
 )
 
 RECORDER = "tests.jobs.test_schedule:record_run"
@@ -298,6 +298,7 @@ def _holder_process(url: str) -> tuple[subprocess.Popen[str], str]:
     return proc, proc.stdout.readline().strip()
 
 
+@pytest.mark.slow
 def test_the_tenant_lock_holds_across_processes(tmp_path: Path, url: str) -> None:
     """While another process holds a tenant's lock, a sync here is refused; once it releases, or is
     killed, the lock is free again (on SQLite and on PostgreSQL)."""
@@ -327,6 +328,7 @@ def test_the_tenant_lock_holds_across_processes(tmp_path: Path, url: str) -> Non
     assert run_sync(settings, TENANT, dry_run=True).status == "dry_run", "a dead holder's lock is taken over"
 
 
+@pytest.mark.slow
 def test_sigterm_lets_the_running_sync_stop_after_its_batch_and_records_it_interrupted(tmp_path: Path) -> None:
     """``territory-sync schedule`` told to stop while a scheduled sync applies: the sync stops after
     its current batch, its run is recorded 'interrupted', the process exits 0, and the next run converges."""
@@ -351,7 +353,7 @@ def test_sigterm_lets_the_running_sync_stop_after_its_batch_and_records_it_inter
                 cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
             )
             try:
-                run_id = _wait_for_outcomes(proc, ledger_file, log_file, at_least=2, timeout_s=60)
+                run_id = wait_for_outcomes(proc, ledger_file, log_file, at_least=2, timeout_s=60)
                 proc.send_signal(signal.SIGTERM)
                 assert proc.wait(timeout=60) == 0, log_file.read_text(encoding="utf-8", errors="replace")[-3000:]
             finally:
@@ -372,7 +374,7 @@ def test_sigterm_lets_the_running_sync_stop_after_its_batch_and_records_it_inter
         assert applied, "some changes were applied before the stop"
         assert left, "the rest were left for the next run"
         assert {c.code for c in left} == {"INTERRUPTED"}
-        assert _outcome_counts(ledger_file, run_id)[1] == 0, "no change left pending: the stop was clean"
+        assert outcome_counts(ledger_file, run_id)[1] == 0, "no change left pending: the stop was clean"
         resumed = run_sync(settings, TENANT)
         assert resumed.status == "succeeded"
         assert run_sync(load_settings(config), TENANT, dry_run=True).change_set.changes == ()

@@ -11,7 +11,7 @@ from jobs.model import ChangeSet, Outcome, Snapshot
 from jobs.settings import TargetsSettings
 from jobs.summary import RunSummary, UserLine, summarize
 from mappings import TerritoryPlan
-from tests.jobs.test_diff import (
+from tests.support.snapshots import (
     AMER,
     ANNA,
     BEN,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from connector.sandbox import Sandbox
-from tests.connector.sandbox.zoho_http import ZohoHttp
+from tests.support.zoho_http import ZohoHttp
 
 
 @pytest.fixture

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from connector.sandbox import SandboxOptions, start_sandbox
-from tests.connector.sandbox.zoho_http import FakeClock, ZohoHttp, copy_org, template_org
-from tests.oas import load_sample
+from tests.support.clock import Clock
+from tests.support.oas import load_sample
+from tests.support.zoho_http import ZohoHttp, copy_org, template_org
 
 T = "/crm/v8/settings/territories"
 
@@ -33,7 +34,7 @@ def account(api: ZohoHttp, *, automatic: bool) -> dict[str, Any]:
     raise AssertionError("no such account in the demo org")
 
 
-def test_assign_is_manual_by_the_caller(api: ZohoHttp, clock: FakeClock) -> None:
+def test_assign_is_manual_by_the_caller(api: ZohoHttp, clock: Clock) -> None:
     """An API assignment answers SUCCESS and shows up as manually assigned by the calling user, now."""
     acc = account(api, automatic=False)
     tid = territory_ids(api)[0]
@@ -199,7 +200,7 @@ def test_targets_module_has_no_territories(api: ZohoHttp) -> None:
     assert resp.json()["code"] == "INVALID_MODULE"
 
 
-def test_scheduled_mode(template: Path, tmp_path: Path, clock: FakeClock) -> None:
+def test_scheduled_mode(template: Path, tmp_path: Path, clock: Clock) -> None:
     """In scheduled mode the answer is SCHEDULED with a job id (HTTP 202), a second call for the
     record is ALREADY_SCHEDULED, and the assignment appears once the job is due."""
     options = SandboxOptions(assignment_mode="scheduled", scheduled_delay_s=5)

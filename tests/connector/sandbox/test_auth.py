@@ -10,12 +10,13 @@ import requests
 
 from connector.sandbox import Sandbox, start_sandbox
 from connector.sandbox.options import SandboxOptions
-from tests.connector.sandbox.zoho_http import FakeClock, ZohoHttp
-from tests.oas import check_error_object, load_sample
+from tests.support.clock import Clock
+from tests.support.oas import check_error_object, load_sample
+from tests.support.zoho_http import ZohoHttp
 
 
 @pytest.fixture
-def sb(tmp_path: Path, clock: FakeClock) -> Iterator[Sandbox]:
+def sb(tmp_path: Path, clock: Clock) -> Iterator[Sandbox]:
     with start_sandbox(tmp_path / "data", accounts=100, seed=1, clock=clock,
                        options=SandboxOptions(token_mints_per_10_min=3)) as sandbox:
         yield sandbox
@@ -58,7 +59,7 @@ def test_unknown_refresh_token_is_invalid_code(sb: Sandbox) -> None:
     assert resp.json() == {"error": "invalid_code"}
 
 
-def test_mint_limit_per_refresh_token(sb: Sandbox, clock: FakeClock) -> None:
+def test_mint_limit_per_refresh_token(sb: Sandbox, clock: Clock) -> None:
     """Past the configured mints per 10 minutes the token endpoint refuses; 10 minutes later it mints again."""
     for _ in range(3):
         assert "access_token" in requests.post(f"{sb.accounts_url}/oauth/v2/token", data=_form(sb), timeout=10).json()
@@ -85,7 +86,7 @@ def test_unknown_token_is_invalid_token_as_in_zohos_sample(sb: Sandbox) -> None:
     assert resp.json() == load_sample("error_invalid_token")
 
 
-def test_expired_token_is_invalid_token(sb: Sandbox, clock: FakeClock) -> None:
+def test_expired_token_is_invalid_token(sb: Sandbox, clock: Clock) -> None:
     """An access token is good for an hour, then INVALID_TOKEN; a fresh one works again."""
     api = ZohoHttp(sb)
     clock.advance(3599)
@@ -169,7 +170,7 @@ def test_grant_code_works_once(sb: Sandbox) -> None:
     assert again.json() == {"error": "invalid_code"}
 
 
-def test_grant_code_expires_on_the_sandbox_clock(sb: Sandbox, clock: FakeClock) -> None:
+def test_grant_code_expires_on_the_sandbox_clock(sb: Sandbox, clock: Clock) -> None:
     """A code is refused once its lifetime has passed on the sandbox's clock, and accepted just before."""
     early, late = sb.mint_grant_code(["ZohoCRM.users.READ"], ttl_s=120), sb.mint_grant_code(["ZohoCRM.users.READ"])
     clock.advance(119)
@@ -202,7 +203,7 @@ def test_unknown_code_and_tokens_are_not_grant_codes(sb: Sandbox) -> None:
         "INVALID_TOKEN")
 
 
-def test_admin_endpoint_mints_grant_codes(sb: Sandbox, clock: FakeClock) -> None:
+def test_admin_endpoint_mints_grant_codes(sb: Sandbox, clock: Clock) -> None:
     """POST /__sandbox/grant_code (JSON or form) answers a code with the asked scopes and lifetime."""
     url = f"{sb.base_url}/__sandbox/grant_code"
     made = requests.post(url, json={"scopes": ["ZohoCRM.users.READ"], "ttl_s": 60}, timeout=10).json()

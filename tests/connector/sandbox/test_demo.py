@@ -23,7 +23,7 @@ from connector.sandbox.demo import (
 )
 from mappings.criteria.reference import evaluate
 from mappings.criteria.zoho import from_zoho
-from tests.oas import CONTRACT, OAS_DIR
+from tests.support.oas import CONTRACT, OAS_DIR
 
 JSON = {"Content-Type": "application/json"}
 INFO = {"per_page": 200, "count": 1, "page": 1, "more_records": False}

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -27,27 +27,13 @@ from connector.sandbox.faults import (
     daily_credits,
     fault_options_from_args,
 )
+from tests.support.clock import Clock
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 TIMEOUT = 5.0
 TOO_MANY = {"code": "TOO_MANY_REQUESTS", "details": {}}
-
-
-@dataclass
-class FakeClock:
-    """A monotonic clock that only moves when told to (or when the fake sleep is called)."""
-
-    now: float = 1000.0
-    sleeps: list[float] = field(default_factory=list)
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 class TinyApp:
@@ -79,7 +65,7 @@ class Served:
     url: str
     app: TinyApp
     middleware: LimitsAndFaults
-    clock: FakeClock
+    clock: Clock
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:
         return requests.get(self.url + path, timeout=TIMEOUT, **kwargs)
@@ -92,7 +78,7 @@ class Served:
 def served(options: FaultOptions | None = None, *, edition: str = "enterprise", seed: int = 7,
            on_expire: Callable[[], None] | None = None, app: TinyApp | None = None) -> Iterator[Served]:
     app = app or TinyApp()
-    clock = FakeClock()
+    clock = Clock(1000.0)
 
     def expire() -> None:
         app.expired += 1

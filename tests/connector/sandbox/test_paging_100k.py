@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
+
+import pytest
 
 from connector.config import DISCRETE_PAGE_WINDOW, MAX_PAGE_SIZE, PAGED_READ_CEILING
 from connector.sandbox import start_sandbox
-from tests.connector.sandbox.zoho_http import ZohoHttp
+from tests.support.zoho_http import ZohoHttp
 
 
+@pytest.mark.slow
 def test_page_through_100k_accounts_then_hit_the_ceiling(tmp_path: Path) -> None:
     """Every one of 100,000 accounts comes back once, in id order, with page numbers up to 2000
     and page_token after; a token past 100,000 records is PAGINATION_LIMIT_EXCEEDED."""
-    started = time.perf_counter()
     with start_sandbox(tmp_path / "data", accounts=PAGED_READ_CEILING, seed=11) as sb:
-        generated = time.perf_counter() - started
-        assert generated < 30, f"generating and loading 100k accounts took {generated:.1f} s"
         api = ZohoHttp(sb)
         params = {"fields": "Account_Name", "sort_order": "asc", "per_page": MAX_PAGE_SIZE}
         ids: list[str] = []

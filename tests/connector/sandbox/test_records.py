@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from connector.sandbox import Sandbox
-from tests.connector.sandbox.zoho_http import FakeClock, ZohoHttp, template_org
-from tests.oas import CONTRACT
+from tests.support.clock import Clock
+from tests.support.oas import CONTRACT
+from tests.support.zoho_http import ZohoHttp, template_org
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +88,7 @@ def test_page_token_is_bound_to_the_user(sb: Sandbox, api: ZohoHttp) -> None:
     assert resp.json()["code"] == "INVALID_DATA"
 
 
-def test_page_token_expires_after_24_hours(api: ZohoHttp, clock: FakeClock) -> None:
+def test_page_token_expires_after_24_hours(api: ZohoHttp, clock: Clock) -> None:
     """A token is good just before 24 hours and EXPIRED_VALUE after."""
     token = api.get("/crm/v8/Accounts", params={"fields": "Account_Name"}).json()["info"]["next_page_token"]
     clock.advance(24 * 3600 - 1)
@@ -112,7 +113,7 @@ def test_empty_listing_is_204(api: ZohoHttp) -> None:
     assert api.get("/crm/v8/Forecast_Targets", params={"fields": "Name"}).status_code == 204
 
 
-def test_if_modified_since(api: ZohoHttp, clock: FakeClock) -> None:
+def test_if_modified_since(api: ZohoHttp, clock: Clock) -> None:
     """Nothing modified since the header's time is 304; after an update only that record comes back."""
     since = "2099-01-01T00:00:00+00:00"
     resp = api.get("/crm/v8/Accounts", params={"fields": "Account_Name"}, headers={"If-Modified-Since": since})

@@ -13,7 +13,7 @@ from werkzeug.test import Client
 
 from connector.sandbox import FaultOptions, start_sandbox
 from connector.sandbox.server import ControlGuard, control_enabled
-from tests.connector.sandbox.zoho_http import ZohoHttp, copy_org, template_org
+from tests.support.zoho_http import ZohoHttp, copy_org, template_org
 
 
 @pytest.fixture(scope="module")

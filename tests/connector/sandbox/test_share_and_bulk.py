@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from connector.sandbox import Sandbox, start_sandbox
-from tests.connector.sandbox.zoho_http import ZohoHttp
-from tests.oas import load_sample
+from tests.support.oas import load_sample
+from tests.support.zoho_http import ZohoHttp
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from connector.sandbox import Sandbox, SandboxOptions, start_sandbox
-from tests.connector.sandbox.zoho_http import ZohoHttp, copy_org, template_org
+from tests.support.zoho_http import ZohoHttp, copy_org, template_org
 
 T = "/crm/v8/settings/territories"
 

@@ -13,8 +13,8 @@ import pytest
 
 from connector.sandbox import Sandbox, start_sandbox
 from connector.sandbox.api.bulk import bulk_match
-from tests.connector.sandbox.zoho_http import ZohoHttp, copy_org, template_org
-from tests.oas import load_sample
+from tests.support.oas import load_sample
+from tests.support.zoho_http import ZohoHttp, copy_org, template_org
 
 T = "/crm/v8/settings/territories"
 CRITERIA_KEYS = ("account_rule_criteria", "deal_rule_criteria", "lead_rule_criteria")

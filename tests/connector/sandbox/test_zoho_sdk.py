@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from connector.sandbox import start_sandbox
-from tests.connector.sandbox.zoho_http import ZohoHttp
+from tests.support.zoho_http import ZohoHttp
 
 CLIENT = Path(__file__).with_name("sdk_client.py")
 REPO = Path(__file__).resolve().parents[3]

@@ -7,15 +7,16 @@ from collections.abc import Iterator
 import pytest
 
 from jobs.ledger import Ledger
-from tests.jobs.ledger.helpers import Clock
+from tests.support.clock import Clock
+from tests.support.ledger import T0
 
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(T0)
 
 
 @pytest.fixture
 def ledger(url: str, clock: Clock) -> Iterator[Ledger]:
-    with Ledger.open(url, clock=clock) as opened:
+    with Ledger.open(url, clock=clock.at) as opened:
         yield opened

@@ -10,7 +10,8 @@ import sys
 import pytest
 
 from jobs.ledger import Ledger, TenantBusyError
-from tests.jobs.ledger.helpers import T0, Clock
+from tests.support.clock import Clock
+from tests.support.ledger import T0
 
 # ── tenant locks ──
 
@@ -30,11 +31,11 @@ def test_a_tenant_lock_has_one_holder_at_a_time(ledger: Ledger) -> None:
 def test_an_expired_lease_is_taken_over_and_a_renewed_one_is_not(ledger: Ledger, clock: Clock) -> None:
     """A holder on another machine keeps the lock by renewing it; once its lease runs out, another takes it."""
     assert ledger.try_lock("acme", "elsewhere:1:a", ttl_s=60) is None
-    clock.tick(50)
+    clock.advance(50)
     assert ledger.renew_lock("acme", "elsewhere:1:a", ttl_s=60)
-    clock.tick(50)
+    clock.advance(50)
     assert ledger.try_lock("acme", "elsewhere:2:b", ttl_s=60) is not None  # renewed at +50 s: good until +110 s
-    clock.tick(11)
+    clock.advance(11)
     assert ledger.try_lock("acme", "elsewhere:2:b", ttl_s=60) is None
     assert not ledger.renew_lock("acme", "elsewhere:1:a", ttl_s=60), "the old holder learns it lost the lock"
 

@@ -21,7 +21,8 @@ from jobs.ledger import (
     current_revision,
     metadata,
 )
-from tests.jobs.ledger.helpers import Clock, assign, begin
+from tests.support.clock import Clock
+from tests.support.ledger import assign, begin
 
 
 def test_open_upgrades_an_empty_database_in_a_new_folder(tmp_path: Path) -> None:
@@ -42,9 +43,9 @@ def test_open_upgrades_an_empty_database_in_a_new_folder(tmp_path: Path) -> None
 
 def test_reopening_an_up_to_date_database_keeps_everything(url: str, clock: Clock) -> None:
     """A second open of a database already at head runs no migration and loses no data."""
-    with Ledger.open(url, clock=clock) as first:
+    with Ledger.open(url, clock=clock.at) as first:
         run_id = begin(first, [assign("A1")])
-    with Ledger.open(url, clock=clock) as second:
+    with Ledger.open(url, clock=clock.at) as second:
         assert current_revision(second.engine) == SCHEMA_REVISION
         assert [c.record_id for c in second.changes(run_id)] == ["A1"]
 

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from jobs.ledger import Ledger, LedgerError, owned_table
 from jobs.model import Change, Outcome, Reason
-from tests.jobs.ledger.helpers import assign, begin, create, member, share, target_upsert
+from tests.support.ledger import assign, begin, create, member, share, target_upsert
 
 
 def test_ownership_counts_a_killed_runs_pending_additions(ledger: Ledger) -> None:

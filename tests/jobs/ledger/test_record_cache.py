@@ -8,7 +8,7 @@ import pytest
 
 from jobs.ledger import Ledger
 from jobs.model import Assignment, RecordRow
-from tests.jobs.ledger.helpers import T0
+from tests.support.ledger import T0
 
 # ── RecordCache ──
 

@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 
 from jobs.ledger import Ledger, LedgerError, changes_table
 from jobs.model import Finding, Outcome
-from tests.jobs.ledger.helpers import T0, Clock, assign, begin, create, guard, member
+from tests.support.clock import Clock
+from tests.support.ledger import T0, assign, begin, create, guard, member
 
 # ── run lifecycle ──
 
@@ -29,7 +30,7 @@ def test_a_run_is_recorded_from_start_to_finish(ledger: Ledger, clock: Clock) ->
     assert ledger.guardrails(run_id) == [guard()]
     assert ledger.findings(run_id)[0]["kind"] == "unmatched"
 
-    clock.tick(30)
+    clock.advance(30)
     ledger.record_outcomes(
         run_id,
         [
@@ -38,7 +39,7 @@ def test_a_run_is_recorded_from_start_to_finish(ledger: Ledger, clock: Clock) ->
         ],
     )
     ledger.record_outcomes(run_id, [Outcome(seq=2, status="already")])
-    clock.tick(30)
+    clock.advance(30)
     row = ledger.finish_run(run_id, status="partial", calls=4, credits=7)
 
     assert (row.status, row.calls, row.credits, row.error) == ("partial", 4, 7, None)

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from jobs.ledger import Ledger, owned_table
 from jobs.model import Outcome
-from tests.jobs.ledger.helpers import assign, begin, create, member
+from tests.support.ledger import assign, begin, create, member
 
 # ── what a killed run left pending ──
 

@@ -23,7 +23,7 @@ from mappings.criteria import (
     parse,
 )
 from mappings.errors import CriteriaError
-from tests.mappings.criteria.strategies import (
+from tests.support.strategies import (
     CATALOGUE,
     PATHS,
     conditions,

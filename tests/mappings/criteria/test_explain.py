@@ -8,7 +8,7 @@ from hypothesis import given, settings
 
 from mappings.catalogue import FieldCatalogue, FieldInfo
 from mappings.criteria import Criteria, evaluate, explain, parse
-from tests.mappings.criteria.strategies import CATALOGUE, criteria_trees, records
+from tests.support.strategies import CATALOGUE, criteria_trees, records
 
 RECORD: dict[str, Any] = {
     "id": "1",

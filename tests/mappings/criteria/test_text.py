@@ -10,7 +10,7 @@ from hypothesis import given, settings
 
 from mappings.criteria import Condition, Criteria, Group, Not, fold_equalities, parse, to_text
 from mappings.errors import CriteriaError, CriteriaSyntaxError, PlanError
-from tests.mappings.criteria.strategies import criteria_trees
+from tests.support.strategies import criteria_trees
 
 
 def test_parses_the_issue_example() -> None:

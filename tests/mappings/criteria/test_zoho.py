@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from mappings.criteria import Condition, Criteria, Group, Not, evaluate, from_zoho, parse, to_text, to_zoho
 from mappings.errors import CriteriaError
-from tests.mappings.criteria.strategies import CATALOGUE, criteria_trees, records
-from tests.oas import SAMPLES_DIR
+from tests.support.oas import SAMPLES_DIR
+from tests.support.strategies import CATALOGUE, criteria_trees, records
 
 FAST = settings(max_examples=150, deadline=None)
 

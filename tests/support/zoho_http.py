@@ -1,8 +1,8 @@
 """Test helper: talk to a running sandbox over real HTTP and check every answer against Zoho's
-OpenAPI files (``tests.oas.CONTRACT``).
+OpenAPI files (``tests.support.oas.CONTRACT``).
 
 How far Zoho's files can judge an answer (batches split, unmodelled error codes checked against
-the common error object) is ``tests.oas.Contract.check_answer``'s business. Paths no OpenAPI file
+the common error object) is ``tests.support.oas.Contract.check_answer``'s business. Paths no OpenAPI file
 covers (the token endpoint, the sandbox's own admin endpoints) are checked by the tests themselves.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 import requests
 
 from connector.sandbox import Sandbox, start_sandbox
-from tests.oas import CONTRACT
+from tests.support.oas import CONTRACT
 
 
 def check_contract(resp: requests.Response, method: str, path: str) -> None:
@@ -37,19 +37,6 @@ def check_contract(resp: requests.Response, method: str, path: str) -> None:
         },
         request_body=raw if isinstance(raw, bytes | str) or raw is None else None,
     )
-
-
-class FakeClock:
-    """Epoch seconds that move only when a test says so."""
-
-    def __init__(self, start: float = 1_800_000_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 class ZohoHttp:

@@ -1,27 +1,14 @@
-"""Builders shared by the ledger's tests: a clock moved by hand, changes of each kind, a run begun."""
+"""Builders shared by the ledger's tests: changes of each kind, a run begun, and T0 (the clock's start)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from jobs.ledger import Ledger
 from jobs.model import Change, ChangeSet, GuardrailResult, Reason
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def tick(self, seconds: float = 60) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 def rule(key: str = "emea") -> Reason:

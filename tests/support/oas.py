@@ -3,7 +3,7 @@
 Both the client's tests (requests it sends, responses it parses) and the sandbox's tests
 (every response it serves) use this one contract::
 
-    from tests.oas import CONTRACT
+    from tests.support.oas import CONTRACT
     CONTRACT.validate_request("PUT", "/crm/v8/Accounts", headers={...}, body=b"...")
     CONTRACT.validate_response("GET", "/crm/v8/users", query={"type": "AllUsers"},
                                status=200, headers={"Content-Type": "application/json"}, body=b"...")
@@ -38,7 +38,7 @@ from openapi_core.datatypes import RequestParameters
 from openapi_core.validation.schemas.exceptions import InvalidSchemaValue
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 OAS_DIR = FIXTURES / "zoho-oas"
 SAMPLES_DIR = FIXTURES / "zoho-samples"
 SPEC_HOST = "https://zohoapis.com"
