@@ -16,9 +16,9 @@ from connector import ClientConfig, FatalError, TokenStore, ZohoClient
 from connector import ConfigError as ConnectorConfigError
 from connector.config import MAX_RECORDS_PER_WRITE
 from connector.sandbox import FaultOptions, Sandbox, SandboxOptions, start_sandbox
-from jobs.apply import ApplyResult, apply, dependencies, estimate_calls, plan_batches
-from jobs.model import PHASES, Change, ChangeKind, ChangeSet, Outcome, Reason
 from jobs.settings import TargetsSettings
+from jobs.sync.apply import ApplyResult, apply, dependencies, estimate_calls, plan_batches
+from jobs.sync.run_data import PHASES, Change, ChangeKind, ChangeSet, Outcome, Reason
 from tests.connector.conftest import V8, FakeTime, add_token, check_contract, make_config
 from tests.connector.sandbox.zoho_http import FakeClock, copy_org, template_org
 

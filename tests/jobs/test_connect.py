@@ -17,10 +17,10 @@ from connector import TokenStore
 from connector.auth import AccessToken, credential_key
 from connector.sandbox import Sandbox
 from jobs.cli import main
-from jobs.connect import GRANT_CODE_PROMPT, connect, write_secret_file
-from jobs.crm import open_crm
 from jobs.errors import ConfigError, JobError
+from jobs.onboarding.connect import GRANT_CODE_PROMPT, connect, write_secret_file
 from jobs.settings import load_settings
+from jobs.sync.crm import open_crm
 from tests.connector.sandbox.zoho_http import FakeClock, template_org
 from tests.jobs.test_e2e import TENANT, sandbox_tenant, write_config
 

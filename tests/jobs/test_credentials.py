@@ -12,7 +12,7 @@ import responses
 
 from connector.sandbox import start_sandbox
 from jobs.cli import main
-from jobs.exits import EXIT_ERROR, EXIT_INCOMPLETE, EXIT_OK
+from jobs.cli.exits import EXIT_ERROR, EXIT_INCOMPLETE, EXIT_OK
 from jobs.settings import load_settings
 from tests.connector.sandbox.zoho_http import copy_org, template_org
 from tests.jobs.test_e2e import ACCOUNTS, SEED, url_tenant

@@ -16,11 +16,11 @@ from connector import ClientConfig, ZohoClient
 from connector.models import Territory as CrmTerritory
 from connector.models import User
 from connector.sandbox import start_sandbox
-from jobs.diff import diff, resolve_change, target_key
 from jobs.ledger import LedgerOwnership
-from jobs.model import PHASES, Assignment, Change, ChangeSet, RecordRow, Share, Snapshot
-from jobs.pull import pull
 from jobs.settings import SyncSettings, TargetsSettings
+from jobs.sync.diff import diff, resolve_change, target_key
+from jobs.sync.pull import pull
+from jobs.sync.run_data import PHASES, Assignment, Change, ChangeSet, RecordRow, Share, Snapshot
 from mappings import TerritoryPlan, load_plan, parse_plan
 from mappings.catalogue import FieldCatalogue, FieldInfo
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from jobs.difflog import KEYS, DiffLog, read_diff_log, run_log_path
 from jobs.errors import JobError
-from jobs.model import Change, ChangeSet, Outcome, Reason
+from jobs.reports.difflog import KEYS, DiffLog, read_diff_log, run_log_path
+from jobs.sync.run_data import Change, ChangeSet, Outcome, Reason
 
 GOLDEN = Path(__file__).parent / "golden" / "difflog.jsonl"
 

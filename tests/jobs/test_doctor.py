@@ -19,11 +19,11 @@ import pytest
 from connector.sandbox import FaultOptions, Sandbox, SandboxOptions, start_sandbox
 from connector.sandbox.app import ALL_SCOPES
 from jobs.cli import main
-from jobs.exits import EXIT_ERROR, EXIT_INCOMPLETE, EXIT_OK
+from jobs.cli.exits import EXIT_ERROR, EXIT_INCOMPLETE, EXIT_OK
 from jobs.ledger import TERRITORY_BATCH, Ledger
-from jobs.run import run_sync
-from jobs.scopes import ScopeNeed, granted_scopes, required_scopes
+from jobs.onboarding.needed_scopes import ScopeNeed, granted_scopes, required_scopes
 from jobs.settings import load_settings
+from jobs.sync.run import run_sync
 from mappings import TerritoryPlan, load_plan
 from tests.connector.sandbox.zoho_http import copy_org, template_org
 from tests.jobs.test_e2e import (

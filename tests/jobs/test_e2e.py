@@ -34,9 +34,9 @@ from connector.sandbox import FaultOptions, Sandbox, start_sandbox
 from connector.sandbox.app import ALL_SCOPES
 from jobs.cli import main
 from jobs.ledger import Ledger
-from jobs.model import ChangeSet
-from jobs.run import RunReport, run_sync
 from jobs.settings import load_settings
+from jobs.sync.run import RunReport, run_sync
+from jobs.sync.run_data import ChangeSet
 from mappings import compute_targets, load_plan
 
 REPO = Path(__file__).resolve().parents[2]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from jobs.errors import ConfigError
-from jobs.guardrails import GUARDRAILS, check_guardrails
-from jobs.model import Change, ChangeSet, GuardrailResult, Reason
 from jobs.settings import GuardrailSettings
+from jobs.sync.guardrails import GUARDRAILS, check_guardrails
+from jobs.sync.run_data import Change, ChangeSet, GuardrailResult, Reason
 from tests.jobs.test_diff import ANNA, BEN, EMEA, MATCHING, ROOT, UK, run, snapshot, terr
 
 DEFAULTS = GuardrailSettings()

@@ -33,7 +33,16 @@ from jobs.ledger import (
     metadata,
     owned_table,
 )
-from jobs.model import Assignment, Change, ChangeSet, Finding, GuardrailResult, Outcome, Reason, RecordRow
+from jobs.sync.run_data import (
+    Assignment,
+    Change,
+    ChangeSet,
+    Finding,
+    GuardrailResult,
+    Outcome,
+    Reason,
+    RecordRow,
+)
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 

@@ -27,9 +27,9 @@ from apscheduler.schedulers.base import BaseScheduler
 from connector.sandbox import FaultOptions
 from jobs.cli import main
 from jobs.ledger import Ledger, TenantBusyError
-from jobs.run import AlreadyRanError, run_sync
-from jobs.schedule import build_scheduler, current_slot, reconcile, scheduled_sync, tenant_schedules
+from jobs.ops.schedule import build_scheduler, current_slot, reconcile, scheduled_sync, tenant_schedules
 from jobs.settings import ScheduleSettings, Settings, load_settings
+from jobs.sync.run import AlreadyRanError, run_sync
 from tests.jobs.test_e2e import (
     OPEN_GUARDRAILS,
     REPO,
@@ -159,7 +159,7 @@ def test_a_run_missed_by_more_than_the_grace_time_is_skipped_and_logged(
         scheduler = started(load_settings(config), config)
         try:
             clock.move_to(at("2026-11-26T03:30:00+00:00"))
-            with caplog.at_level(logging.WARNING, logger="jobs.schedule"):
+            with caplog.at_level(logging.WARNING, logger="jobs.ops.schedule"):
                 scheduler.tick()
             assert CALLS == []
             assert "tenant acme: the run due at 2026-11-26T02:00+00:00 was missed" in caplog.text

@@ -15,8 +15,8 @@ send path::
              target.upsert              │   first, Deals removals still get a stage before adds)
              territory.delete           ┘ one stage per call, in change-set order (bottom-up)
 
-What each kind sends (``Change`` fields and ``Change.payload``, as ``jobs.diff`` fills them; a
-``territory_id`` of None is filled in by ``jobs.diff.resolve_change`` from this run's creates, and a
+What each kind sends (``Change`` fields and ``Change.payload``, as ``jobs.sync.diff`` fills them; a
+``territory_id`` of None is filled in by ``jobs.sync.diff.resolve_change`` from this run's creates, and a
 change whose territory could not be created is ``skipped`` with ``DEPENDENCY_FAILED``):
 
 ==================  ===========================================================================
@@ -92,9 +92,9 @@ from connector.config import (
 )
 from connector.paging import chunks
 from connector.transport import CREDITS_PER_CALL
-from jobs.diff import resolve_change
-from jobs.model import PHASES, Change, ChangeKind, ChangeSet, Finding, Outcome
 from jobs.settings import TargetsSettings
+from jobs.sync.diff import resolve_change
+from jobs.sync.run_data import PHASES, Change, ChangeKind, ChangeSet, Finding, Outcome
 
 log = logging.getLogger(__name__)
 

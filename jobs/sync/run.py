@@ -27,19 +27,19 @@ from typing import Any
 
 from connector import ZohoClient
 from connector.config import MAX_RECORDS_PER_TERRITORY_ACTION
-from jobs.alerts import RunEvent, notify
-from jobs.apply import CallEstimate, apply, estimate_calls
-from jobs.crm import open_crm
-from jobs.diff import diff
-from jobs.difflog import DiffLog
 from jobs.errors import JobError
-from jobs.guardrails import check_guardrails
 from jobs.ledger import TERRITORY_BATCH, Ledger
-from jobs.model import ChangeSet, Finding, GuardrailResult, Outcome, Snapshot, user_refs
-from jobs.pull import pull
+from jobs.ops.alerts import RunEvent, notify
+from jobs.reports.difflog import DiffLog
+from jobs.reports.summary import RunSummary, summarize
 from jobs.settings import Settings, TenantSettings
-from jobs.settle import created_ids, shows
-from jobs.summary import RunSummary, summarize
+from jobs.sync.apply import CallEstimate, apply, estimate_calls
+from jobs.sync.crm import open_crm
+from jobs.sync.diff import diff
+from jobs.sync.guardrails import check_guardrails
+from jobs.sync.pull import pull
+from jobs.sync.run_data import ChangeSet, Finding, GuardrailResult, Outcome, Snapshot, user_refs
+from jobs.sync.settle import created_ids, shows
 from mappings import TerritoryPlan, load_plan
 from mappings.errors import PlanError
 
@@ -130,7 +130,7 @@ def run_sync(
 
     Holds the tenant's lock in the ledger for the whole run (``TenantBusyError`` when another run
     has it). Every run that starts is recorded, a plan that does not load included; a run that
-    fails, is blocked or rejects too much is alerted on (``jobs.alerts``), dry runs excepted. With
+    fails, is blocked or rejects too much is alerted on (``jobs.ops.alerts``), dry runs excepted. With
     ``unless_ran_since``, raises ``AlreadyRanError`` instead of running when a run already started
     at or after that time (the scheduler's guard against serving one slot twice)."""
     name, tenant = settings.tenant(tenant_name)
@@ -277,7 +277,7 @@ def _run(
 
 def settle_unrecorded(ledger: Ledger, tenant: str, run_id: int, snapshot: Snapshot) -> dict[str, int]:
     """Settle the changes earlier runs of ``tenant`` left 'pending' (killed or failed in apply)
-    from what ``snapshot`` shows (``jobs.settle``); those it cannot judge stay pending."""
+    from what ``snapshot`` shows (``jobs.sync.settle``); those it cannot judge stay pending."""
     pending = ledger.unsettled(tenant, before_run=run_id)
     if not pending:
         return {}

@@ -19,7 +19,7 @@ Decisions:
   started at or after the slot's fire time (``Ledger.ran_since``), and skips.
 * **SIGTERM / SIGINT**: no new runs start; a running sync finishes its current batch, stops, and is
   recorded as ``interrupted`` (the next run converges); then the process exits 0.
-* The job function is referenced by name (``jobs.schedule:scheduled_sync``) with plain arguments
+* The job function is referenced by name (``jobs.ops.schedule:scheduled_sync``) with plain arguments
   (config path, tenant): the settings are read afresh for every run, so an edited plan, rotated
   secret or new guardrail takes effect without a restart (a changed *schedule* needs one).
 """
@@ -46,16 +46,16 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 
 from connector.errors import ConnectorError
+from jobs.cli.exits import EXIT_OK
 from jobs.errors import JobError
-from jobs.exits import EXIT_OK
 from jobs.ledger import Ledger, RunRow, TenantBusyError, create_engine_for
-from jobs.run import AlreadyRanError, run_sync
 from jobs.settings import ScheduleSettings, Settings, load_settings
+from jobs.sync.run import AlreadyRanError, run_sync
 from mappings.errors import PlanError
 
 log = logging.getLogger(__name__)
 
-JOB_FUNC: Final = "jobs.schedule:scheduled_sync"
+JOB_FUNC: Final = "jobs.ops.schedule:scheduled_sync"
 JOB_TABLE: Final = "apscheduler_jobs"
 NEXT_RUNS_SHOWN: Final = 3
 

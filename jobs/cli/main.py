@@ -19,15 +19,16 @@ from pathlib import Path
 from typing import Any
 
 from connector.errors import ConnectorError
-from jobs import connect, doctor, importer, schedule
-from jobs.alerts import safe_target
+from jobs.cli.exits import EXIT_BLOCKED, EXIT_ERROR, EXIT_INCOMPLETE, EXIT_OK, EXIT_PIPE
+from jobs.cli.progress import ProgressBars
 from jobs.errors import ConfigError, JobError
-from jobs.exits import EXIT_BLOCKED, EXIT_ERROR, EXIT_INCOMPLETE, EXIT_OK, EXIT_PIPE
 from jobs.ledger import ChangeRow, Ledger, RunRow
-from jobs.progress import ProgressBars
-from jobs.run import RunReport, run_sync
+from jobs.onboarding import connect, doctor, importer
+from jobs.ops import schedule
+from jobs.ops.alerts import safe_target
+from jobs.reports.summary import RunSummary
 from jobs.settings import Settings, TenantSettings, load_settings
-from jobs.summary import RunSummary
+from jobs.sync.run import RunReport, run_sync
 from mappings import PlanValidationError, load_plan
 from mappings.errors import PlanError
 

@@ -10,15 +10,15 @@ Each check gives a ``Finding``: a name, ``pass``/``warn``/``fail``/``skipped``, 
 anything but a pass a ``fix`` saying what to do. When the credentials do not work, the later CRM
 checks are skipped; when the plan does not load, checks 4 to 6 are. Checks 4 and 5 do not check
 anything themselves: they run ``mappings.load_plan`` with the CRM's fields (then with its users)
-and report each problem it finds as its own finding. Check 6 runs ``jobs.run.run_sync`` as a dry
-run: the reads it makes are the next run's reads, and ``jobs.apply.estimate_calls`` prices the
+and report each problem it finds as its own finding. Check 6 runs ``jobs.sync.run.run_sync`` as a dry
+run: the reads it makes are the next run's reads, and ``jobs.sync.apply.estimate_calls`` prices the
 writes. Check 7 reads the guardrails of that dry run: one that blocks it is a failure naming the
 guardrail, its figure and the ``--override`` that lets the sync through. ``--no-estimate`` skips
 both (the dry run spends credits on reads).
 
 Only the scopes the plan needs are asked for: without a deal rule, deal inheritance or deal pin
 (and no deal assignment of the connector's in the ledger to take back) Deals are neither read nor
-probed, and no Deals scope is required (``jobs.pull.read_modules``).
+probed, and no Deals scope is required (``jobs.sync.pull.read_modules``).
 
 The OAuth scopes a tenant's sync needs are listed in one place, ``required_scopes``, each with what
 it is for. Read scopes are verified by a real call; a write scope cannot be tried without writing,
@@ -50,15 +50,15 @@ from connector import (
 )
 from connector import ConfigError as ConnectorConfigError
 from connector.auth import TOKEN_PATH, data_centre_of, refresh_answer
-from jobs.crm import open_crm
+from jobs.cli.exits import EXIT_INCOMPLETE, EXIT_OK
 from jobs.errors import JobError
-from jobs.exits import EXIT_INCOMPLETE, EXIT_OK
 from jobs.ledger import Ledger, TenantBusyError
-from jobs.model import user_refs
-from jobs.pull import read_modules
-from jobs.run import RunReport, run_sync
-from jobs.scopes import ScopeNeed, granted_scopes, required_scopes
+from jobs.onboarding.needed_scopes import ScopeNeed, granted_scopes, required_scopes
 from jobs.settings import Settings, TenantSettings, load_settings
+from jobs.sync.crm import open_crm
+from jobs.sync.pull import read_modules
+from jobs.sync.run import RunReport, run_sync
+from jobs.sync.run_data import user_refs
 from mappings import PlanError, PlanValidationError, Problem, TerritoryPlan, load_plan
 from mappings.catalogue import FieldCatalogue, Kind, criteria_catalogues
 from mappings.criteria import fields_of, infer_catalogue

@@ -5,7 +5,7 @@
         ─render─► TOML text ─load_plan (catalogue, users)─► os.replace into place
 
 What the plan gets, per territory (every one except the org's root territory, which the plan
-never names: territories directly under it are the plan's top-level ones, as ``jobs.diff`` reads
+never names: territories directly under it are the plan's top-level ones, as ``jobs.sync.diff`` reads
 them):
 
 * ``name``, ``parent`` (a plan key), ``manager`` (email), ``permission``, ``description``;
@@ -19,7 +19,7 @@ the territories' ids (``_2``, ``_3`` … on a clash), so the same CRM always giv
 Territories are written parents first, depth first, siblings in the CRM's order.
 
 A messy tree is imported as it is, with a warning naming the id: a territory that reports to an id
-which is not a territory of the org is written without a parent (``jobs.diff`` reads such a parent
+which is not a territory of the org is written without a parent (``jobs.sync.diff`` reads such a parent
 as none, so planning the file changes nothing), a manager id that is not a user of the org is left
 out (the CRM's manager stays).
 
@@ -56,12 +56,12 @@ from tomlkit.items import Table
 
 from connector import Territory as CrmTerritory
 from connector import User, ZohoClient
-from jobs.crm import open_crm
+from jobs.cli.exits import EXIT_INCOMPLETE, EXIT_OK
 from jobs.errors import JobError
-from jobs.exits import EXIT_INCOMPLETE, EXIT_OK
 from jobs.files import write_atomically
-from jobs.model import user_refs
 from jobs.settings import load_settings
+from jobs.sync.crm import open_crm
+from jobs.sync.run_data import user_refs
 from mappings import PlanValidationError, TerritoryPlan, load_plan
 from mappings import criteria as crit
 from mappings.catalogue import FieldCatalogue, criteria_catalogues
@@ -156,7 +156,7 @@ class Imported:
 
 
 def root_territory(territories: Iterable[CrmTerritory]) -> CrmTerritory | None:
-    """The org's root territory as ``jobs.diff`` picks it: of those reporting to none, the lowest id."""
+    """The org's root territory as ``jobs.sync.diff`` picks it: of those reporting to none, the lowest id."""
     roots = sorted((t for t in territories if t.parent_id is None), key=lambda t: t.id)
     return roots[0] if roots else None
 
@@ -199,7 +199,7 @@ def import_territories(view: CrmView) -> Imported:
             if t.parent_id in by_id:
                 parent = keys[t.parent_id]
             else:
-                # A plan names a parent by its key; a parent Zoho does not have is no parent (jobs.diff
+                # A plan names a parent by its key; a parent Zoho does not have is no parent (jobs.sync.diff
                 # reads it so), so the territory stays where it is and the plan shows no change.
                 left.append(LeftOut(key, t.name, "parent",
                                     f"reports to {t.parent_id}, which is not a territory in this org: written "

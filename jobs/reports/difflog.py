@@ -34,7 +34,7 @@ from typing import IO, Any, Final, Literal
 
 from jobs.files import append_private, private_dir
 from jobs.ledger import json_text
-from jobs.model import Change, ChangeSet, Outcome
+from jobs.sync.run_data import Change, ChangeSet, Outcome
 
 log = logging.getLogger(__name__)
 

@@ -33,10 +33,10 @@ from urllib.parse import urlsplit
 
 from connector.auth import Grant, data_centre_of, exchange_grant_code, forget_tokens
 from connector.errors import AmbiguousWriteError, AuthError
+from jobs.cli.exits import EXIT_OK
 from jobs.errors import ConfigError, JobError
-from jobs.exits import EXIT_OK
 from jobs.files import write_atomically
-from jobs.scopes import scope_names
+from jobs.onboarding.needed_scopes import scope_names
 from jobs.settings import ENV_PREFIX, Settings, TenantSettings, load_settings
 
 GRANT_CODE_PROMPT = "Grant code (input hidden): "
