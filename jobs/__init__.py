@@ -22,7 +22,9 @@ The rooms::
     ├── ops/           running unattended: schedule (APScheduler), alerts (webhook, e-mail)
     ├── onboarding/    bringing a CRM in: connect (OAuth grant), importer (CRM → plan file),
     │                  doctor (checks before going live), needed_scopes (the OAuth scopes a sync needs)
-    └── cli/           the ``territory-sync`` command: main, exits, progress bars
+    └── cli/           the ``territory-sync`` command: main, parser (the tree), one cmd_<command>.py
+                       per command (sync and plan, runs, config, schedule, connect, doctor, import,
+                       sandbox), exits (statuses), progress (bars)
 
 Imports point one way: ``jobs`` uses ``mappings`` and ``connector``, never the reverse.
 """

@@ -23,7 +23,6 @@ import argparse
 import contextlib
 import getpass
 import os
-import sys
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,30 +40,6 @@ from jobs.settings import ENV_PREFIX, Settings, TenantSettings, load_settings
 
 GRANT_CODE_PROMPT = "Grant code (input hidden): "
 MAX_GRANT_CODE_CHARS = 500  # Zoho's are about 70; anything longer is not a grant code
-
-
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
-    """The ``connect`` subcommand."""
-    parser = sub.add_parser(
-        "connect",
-        parents=[common],
-        help="store a real CRM tenant's refresh token, made from a Zoho self client's grant code",
-        description=(
-            "Exchange a grant code (Zoho API console → Self Client → Generate Code) for the tenant's "
-            "refresh token and store it owner-only where the settings read it. The code is read from "
-            "--grant-code-file, from a hidden prompt, or as one line from standard input."
-        ),
-    )
-    parser.add_argument(
-        "--grant-code-file", type=Path, metavar="FILE",
-        help="read the grant code from FILE instead of a prompt or standard input",
-    )
-    parser.set_defaults(handler=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    """The handler: the grant code from the file, the terminal or standard input."""
-    return connect(args, stdin=sys.stdin, out=sys.stdout, err=sys.stderr)
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,6 @@ sandbox's covering rule (``ZohoCRM.modules.ALL`` covers ``ZohoCRM.modules.accoun
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -50,11 +48,10 @@ from connector import (
 )
 from connector import ConfigError as ConnectorConfigError
 from connector.auth import TOKEN_PATH, data_centre_of, refresh_answer
-from jobs.cli.exits import EXIT_INCOMPLETE, EXIT_OK
 from jobs.errors import JobError
 from jobs.ledger import Ledger, TenantBusyError
 from jobs.onboarding.needed_scopes import ScopeNeed, granted_scopes, required_scopes
-from jobs.settings import Settings, TenantSettings, load_settings
+from jobs.settings import Settings, TenantSettings
 from jobs.sync.crm import open_crm
 from jobs.sync.pull import read_modules
 from jobs.sync.run import RunReport, run_sync
@@ -557,30 +554,4 @@ def _user_place(plan: TerritoryPlan, key: str) -> str:
     return key
 
 
-# ── CLI ─────────────────────────────────────────────────────────────────────────────────────────
-
-
-def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
-    """``territory-sync doctor [--config FILE] [--tenant NAME] [--json] [--no-estimate]``."""
-    parser = sub.add_parser(
-        "doctor", parents=[common], help="check a tenant end to end and say what to fix",
-        description="Check a tenant end to end: credentials and data centre, OAuth scopes, Territory "
-                    "Management, the plan's fields and users, and the credits left for the next sync and "
-                    "its guardrails. "
-                    "Exit 0 when nothing failed (warnings allowed), 1 when a check failed.",
-    )
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
-    parser.add_argument("--no-estimate", action="store_true",
-                        help="skip the credits and guardrails checks (their dry run spends credits on reads)")
-    parser.set_defaults(handler=run_doctor)
-
-
-def run_doctor(args: argparse.Namespace) -> int:
-    settings = load_settings(args.config)
-    report = diagnose(settings, args.tenant, estimate=not args.no_estimate)
-    print(json.dumps(report.to_json(), indent=2, default=str) if args.json else report.render())
-    return EXIT_OK if report.ok else EXIT_INCOMPLETE
-
-
-__all__ = ["DoctorReport", "Finding", "ScopeNeed", "add_parser", "diagnose", "granted_scopes", "required_scopes",
-           "run_doctor"]
+__all__ = ["DoctorReport", "Finding", "ScopeNeed", "diagnose", "granted_scopes", "required_scopes"]

@@ -26,8 +26,6 @@ Decisions:
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import signal
 import threading
@@ -332,39 +330,8 @@ def describe(settings: Settings, *, stored: dict[str, datetime] | None = None) -
     return lines
 
 
-# ── CLI ─────────────────────────────────────────────────────────────────────────────────────────
-
-
-def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
-    parser = sub.add_parser(
-        "schedule",
-        parents=[common],
-        help="run the scheduler (every tenant with a [tenants.NAME.schedule]); `schedule list` shows it",
-    )
-    actions = parser.add_subparsers(dest="schedule_command", metavar="ACTION")
-    parser.set_defaults(handler=_serve)
-    listing = actions.add_parser("list", parents=[common], help="each tenant's next run times and last run's result")
-    listing.add_argument("--json", action="store_true", help="machine-readable output")
-    listing.set_defaults(handler=_list)
-
-
-def _serve(args: argparse.Namespace) -> int:
-    settings = load_settings(args.config)
-    return serve(settings, args.config)
-
-
-def _list(args: argparse.Namespace) -> int:
-    settings = load_settings(args.config)
-    if args.json:
-        print(json.dumps([s.to_json() for s in tenant_schedules(settings)], indent=2, default=str))
-    else:
-        print("\n".join(describe(settings)))
-    return EXIT_OK
-
-
 __all__ = [
     "TenantSchedule",
-    "add_parser",
     "build_scheduler",
     "current_slot",
     "reconcile",
