@@ -152,7 +152,7 @@ class DiffLog:
             lines.append(line)
         self._write(lines)
 
-    def write_planned(
+    def write_unapplied(
         self, change_set: ChangeSet, *, status: UnappliedStatus = "planned", message: str | None = None
     ) -> None:
         """Every change of a dry run (``planned``) or of a blocked run (``blocked``, with the

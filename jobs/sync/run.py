@@ -238,7 +238,7 @@ def _run(
             summary = summarize(change_set, snapshot, plan)
             blocked = any(g.blocked for g in guardrails)
             if dry_run or blocked or not change_set.changes or (confirm is not None and not confirm(summary)):
-                difflog.write_planned(change_set, status="blocked" if blocked and not dry_run else "planned")
+                difflog.write_unapplied(change_set, status="blocked" if blocked and not dry_run else "planned")
                 status = DRY_RUN if dry_run else BLOCKED if blocked else SUCCEEDED if not change_set.changes else CANCELLED
                 outcomes: tuple[Outcome, ...] = ()
             else:

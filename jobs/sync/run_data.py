@@ -225,7 +225,7 @@ class Finding:
 
 @dataclass(frozen=True)
 class ChangeSet:
-    """The run's plan: changes in apply order (deterministic), and what it only reports."""
+    """The run's change set: changes in apply order (deterministic), and what it only reports."""
 
     changes: tuple[Change, ...]
     findings: tuple[Finding, ...] = ()
