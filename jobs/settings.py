@@ -49,6 +49,8 @@ from connector.config import (
     MAX_ATTEMPTS,
     MAX_READ_ATTEMPTS,
     MAX_RETRY_AFTER_S,
+    DataCentreCode,
+    Edition,
 )
 from connector.sandbox.faults import FaultOptions
 from jobs.errors import ConfigError
@@ -68,10 +70,6 @@ SENSITIVE_KEYS = frozenset({*SECRET_NAMES, "password", "api_domain", "accounts_u
 _config_dir: ContextVar[Path] = ContextVar("_config_dir", default=Path("."))
 # True while `territory-sync connect` loads the settings: a refresh token may still be missing.
 _onboarding: ContextVar[bool] = ContextVar("_onboarding", default=False)
-
-Edition = Literal["free", "standard", "professional", "enterprise", "ultimate"]
-DataCentreCode = Literal["US", "EU", "IN", "AU", "JP", "CN", "CA", "SA"]
-
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -455,7 +453,7 @@ class TenantSettings(_Strict):
 
     plan: Path
     crm: CrmSettings
-    edition: Edition = DEFAULT_EDITION  # type: ignore[assignment]
+    edition: Edition = DEFAULT_EDITION
     concurrency: int | None = Field(default=None, ge=1, le=100)
     credentials: CredentialSettings = CredentialSettings()
     sandbox: SandboxSettings = SandboxSettings()

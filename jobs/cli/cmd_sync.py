@@ -13,9 +13,9 @@ from jobs.cli.progress import ProgressBars
 from jobs.errors import JobError
 from jobs.reports.summary import RunSummary
 from jobs.settings import load_settings
+from jobs.sync.guardrails import GUARDRAILS
 from jobs.sync.run import RunReport, run_sync
-
-GUARDRAILS = ("accounts_changing", "removals", "empty_territory", "budget")
+from jobs.sync.run_data import RunStatus
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
@@ -95,13 +95,13 @@ def _render_report(report: RunReport) -> str:
     return "\n".join(line for line in lines if line)
 
 
-def _exit_status(status: str) -> int:
-    if status in ("succeeded", "dry_run", "cancelled"):
+def _exit_status(status: RunStatus) -> int:
+    if status in (RunStatus.SUCCEEDED, RunStatus.DRY_RUN, RunStatus.CANCELLED):
         return EXIT_OK
-    if status == "blocked":
+    if status == RunStatus.BLOCKED:
         return EXIT_BLOCKED
     return EXIT_INCOMPLETE
 
 
 
-__all__ = ["GUARDRAILS", "add_parser", "run"]
+__all__ = ["add_parser", "run"]

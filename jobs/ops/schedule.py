@@ -49,6 +49,7 @@ from jobs.errors import JobError
 from jobs.ledger import Ledger, RunRow, TenantBusyError, create_engine_for
 from jobs.settings import ScheduleSettings, Settings, load_settings
 from jobs.sync.run import AlreadyRanError, run_sync
+from jobs.sync.run_data import RunStatus
 from mappings.errors import PlanError
 
 log = logging.getLogger(__name__)
@@ -85,10 +86,10 @@ def scheduled_sync(config_path: str, tenant: str) -> str:
         return "already_ran"
     except (JobError, ConnectorError, PlanError) as exc:
         log.error("tenant %s: scheduled sync failed: %s: %s", tenant, type(exc).__name__, exc)
-        return "failed"
+        return RunStatus.FAILED
     except Exception:
         log.exception("tenant %s: scheduled sync failed with an unexpected error", tenant)
-        return "failed"
+        return RunStatus.FAILED
     log.info("tenant %s: scheduled run %s %s", tenant, report.run_id, report.status)
     return report.status
 

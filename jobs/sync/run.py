@@ -38,22 +38,12 @@ from jobs.sync.crm import open_crm
 from jobs.sync.diff import diff
 from jobs.sync.guardrails import check_guardrails
 from jobs.sync.pull import pull
-from jobs.sync.run_data import ChangeSet, Finding, GuardrailResult, Outcome, Snapshot, user_refs
+from jobs.sync.run_data import ChangeSet, Finding, GuardrailResult, Outcome, RunStatus, Snapshot, user_refs
 from jobs.sync.settle import created_ids, shows
 from mappings import TerritoryPlan, load_plan
 from mappings.errors import PlanError
 
 log = logging.getLogger(__name__)
-
-# Run statuses, as the ledger records them.
-SUCCEEDED = "succeeded"
-PARTIAL = "partial"  # some changes rejected, failed or left for the next run
-BLOCKED = "blocked"
-DRY_RUN = "dry_run"
-FAILED = "failed"
-INTERRUPTED = "interrupted"  # stopped by a signal; the next run converges
-BUDGET_STOPPED = "budget_stopped"  # the day's credits ran low; the rest is left for the next run
-CANCELLED = "cancelled"  # the person asked to confirm said no: nothing written
 
 Progress = Callable[[str, int, int | None], None]  # (stage, done, total)
 
@@ -64,7 +54,7 @@ class RunReport:
 
     run_id: int
     tenant: str
-    status: str
+    status: RunStatus
     dry_run: bool
     full_pull: bool
     change_set: ChangeSet
@@ -148,7 +138,7 @@ def run_sync(
                     plan = load_plan(tenant.plan, list_dirs=tenant.allowed_list_dirs)  # plan errors surface before any CRM call
                 except PlanError as exc:
                     run_id = ledger.start_run(name, mode="full", dry_run=dry_run, plan_digest="unloadable")
-                    ledger.finish_run(run_id, status=FAILED, calls=0, credits=0, error=f"{type(exc).__name__}: {exc}")
+                    ledger.finish_run(run_id, status=RunStatus.FAILED, calls=0, credits=0, error=f"{type(exc).__name__}: {exc}")
                     raise
                 digest = plan_digest(tenant.plan, plan)
                 full = full or ledger.last_plan_digest(name) != digest or not tenant.sync.incremental
@@ -239,7 +229,8 @@ def _run(
             blocked = any(g.blocked for g in guardrails)
             if dry_run or blocked or not change_set.changes or (confirm is not None and not confirm(summary)):
                 difflog.write_unapplied(change_set, status="blocked" if blocked and not dry_run else "planned")
-                status = DRY_RUN if dry_run else BLOCKED if blocked else SUCCEEDED if not change_set.changes else CANCELLED
+                status = (RunStatus.DRY_RUN if dry_run else RunStatus.BLOCKED if blocked
+                          else RunStatus.SUCCEEDED if not change_set.changes else RunStatus.CANCELLED)
                 outcomes: tuple[Outcome, ...] = ()
             else:
                 outcomes, status, found = _apply(client, change_set, name, tenant, ledger, run_id, difflog, stop,
@@ -267,7 +258,7 @@ def _run(
     except BaseException as exc:  # recorded, then raised as is: the CLI reports it
         ledger.finish_run(
             run_id,
-            status=INTERRUPTED if isinstance(exc, KeyboardInterrupt) else FAILED,
+            status=RunStatus.INTERRUPTED if isinstance(exc, KeyboardInterrupt) else RunStatus.FAILED,
             calls=client.stats.calls if client else 0,
             credits=client.stats.credits if client else 0,
             error=f"{type(exc).__name__}: {exc}",
@@ -315,7 +306,7 @@ def _failure_event(tenant: str, run_id: int | None, exc: BaseException) -> RunEv
     return RunEvent(
         tenant=tenant,
         run_id=run_id,
-        status=FAILED,
+        status=RunStatus.FAILED,
         dry_run=False,
         error=f"{type(exc).__name__}: {exc}",
         attempted=0,
@@ -342,7 +333,7 @@ def _apply(
     difflog: DiffLog,
     stop: threading.Event | None,
     progress: Progress | None,
-) -> tuple[tuple[Outcome, ...], str, tuple[Finding, ...]]:
+) -> tuple[tuple[Outcome, ...], RunStatus, tuple[Finding, ...]]:
     """Apply, recording every batch's outcomes in the ledger and the diff log as they come, and
     the findings Zoho's answers showed; a smaller territory batch size Zoho imposed is kept for
     the tenant's next runs."""
@@ -377,11 +368,11 @@ def _apply(
     ledger.record_findings(run_id, result.findings)
     statuses = {o.status for o in result.outcomes}
     if result.stopped == "budget":
-        status = BUDGET_STOPPED
+        status = RunStatus.BUDGET_STOPPED
     elif result.stopped == "interrupted":
-        status = INTERRUPTED
+        status = RunStatus.INTERRUPTED
     elif statuses & {"rejected", "failed", "skipped"}:
-        status = PARTIAL
+        status = RunStatus.PARTIAL
     else:
-        status = SUCCEEDED
+        status = RunStatus.SUCCEEDED
     return result.outcomes, status, result.findings
