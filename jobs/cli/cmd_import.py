@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 
 from jobs.cli.exits import EXIT_INCOMPLETE, EXIT_OK
+from jobs.errors import PlanImportError
 from jobs.files import write_atomically
 from jobs.onboarding.importer import (
     Header,
-    PlanImportError,
     blocking_message,
     check_plan,
     config_relative,

@@ -127,7 +127,7 @@ class DoctorReport:
 
 
 def diagnose(settings: Settings, tenant_name: str | None, *, estimate: bool = True) -> DoctorReport:
-    """Run every check for one tenant (config errors raise ``ConfigError``)."""
+    """Run every check for one tenant (config errors raise ``InvalidConfigError``)."""
     name, tenant = settings.tenant(tenant_name)
     plan: TerritoryPlan | None = None
     try:

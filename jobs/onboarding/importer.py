@@ -54,7 +54,7 @@ from tomlkit.items import Table
 
 from connector import Territory as CrmTerritory
 from connector import User, ZohoClient
-from jobs.errors import JobError
+from jobs.errors import PlanImportError
 from jobs.sync.run_data import user_refs
 from mappings import PlanValidationError, TerritoryPlan, load_plan
 from mappings import criteria as crit
@@ -70,9 +70,6 @@ RULES: tuple[tuple[Module, str, str], ...] = (  # module, plan key, Zoho key
 )
 _MULTILINE_MEMBERS = 3  # longer member lists are written one email per line
 
-
-class PlanImportError(JobError):
-    """The CRM holds something the plan cannot express (or the output file is in the way)."""
 
 
 # ── What was read ───────────────────────────────────────────────────────────────────────────────

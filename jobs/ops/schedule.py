@@ -45,10 +45,10 @@ from apscheduler.schedulers.base import BaseScheduler
 
 from connector.errors import ConnectorError
 from jobs.cli.exits import EXIT_OK
-from jobs.errors import JobError
+from jobs.errors import AlreadyRanError, JobError
 from jobs.ledger import Ledger, RunRow, TenantBusyError, create_engine_for
 from jobs.settings import ScheduleSettings, Settings, load_settings
-from jobs.sync.run import AlreadyRanError, run_sync
+from jobs.sync.run import run_sync
 from jobs.sync.run_data import RunStatus
 from mappings.errors import PlanError
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from jobs.errors import ConfigError
+from jobs.errors import InvalidConfigError
 from jobs.settings import GuardrailSettings
 from jobs.sync.run_data import ChangeSet, GuardrailResult, Snapshot
 
@@ -45,7 +45,7 @@ def check_guardrails(
     records per assign/remove territories call in force (named in the budget's message)."""
     unknown = sorted(overrides - set(GUARDRAILS))
     if unknown:
-        raise ConfigError(f"--override {', '.join(unknown)}: no such guardrail; the guardrails are "
+        raise InvalidConfigError(f"--override {', '.join(unknown)}: no such guardrail; the guardrails are "
                           f"{', '.join(GUARDRAILS)}")
     results = [
         _accounts_changing(change_set, settings),

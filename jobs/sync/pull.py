@@ -55,7 +55,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
 
 from connector import ConfigError, FatalError, PagingError, RejectedError, Territory, User, ZohoClient
-from jobs.errors import JobError
+from jobs.errors import PullError
 from jobs.settings import SyncSettings, TargetsSettings
 from jobs.sync.run_data import Assignment, RecordCache, RecordRow, Share, SharePermission, Snapshot
 from mappings.catalogue import FieldCatalogue, FieldInfo, criteria_catalogues
@@ -88,9 +88,6 @@ def _utcnow() -> datetime:
 def _quiet(stage: str, count: int) -> None:
     """The default progress callback: says nothing."""
 
-
-class PullError(JobError):
-    """The CRM answered the pull with something it cannot use; the message says what and what to do."""
 
 
 def pull(

@@ -27,7 +27,7 @@ from typing import Any
 
 from connector import ZohoClient
 from connector.config import MAX_RECORDS_PER_TERRITORY_ACTION
-from jobs.errors import JobError
+from jobs.errors import AlreadyRanError
 from jobs.ledger import TERRITORY_BATCH, Ledger
 from jobs.ops.alerts import RunEvent, notify
 from jobs.reports.difflog import DiffLog
@@ -99,9 +99,6 @@ def plan_digest(plan_path: Path, plan: TerritoryPlan) -> str:
         h.update("\n".join(plan.lists[name].values).encode())
     return h.hexdigest()[:16]
 
-
-class AlreadyRanError(JobError):
-    """A run of the tenant already started at or after the time given (a schedule slot served)."""
 
 
 def run_sync(

@@ -31,12 +31,12 @@ def test_sync_to_a_real_crm_needs_yes_without_a_terminal(
 
 
 def test_bad_config_is_one_error_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """A config mistake prints `ConfigError: ...` with the key, not a traceback."""
+    """A config mistake prints `InvalidConfigError: ...` with the key, not a traceback."""
     path = tmp_path / "c.toml"
     path.write_text('[tenants.demo]\nplan = "p"\n[tenants.demo.crm]\ndata_centre = "MARS"\n')
     assert main(["plan", "--config", str(path)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("ConfigError: ")
+    assert err.startswith("InvalidConfigError: ")
     assert "tenants.demo.crm.data_centre" in err
     assert "Traceback" not in err
 

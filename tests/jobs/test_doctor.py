@@ -461,10 +461,10 @@ def test_credits_check_is_skipped_while_a_sync_runs(sandbox_config: Path, capsys
 
 
 def test_unknown_tenant_is_a_config_error(sandbox_config: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Asking for a tenant the config lacks exits 2 with a ConfigError naming the tenants there are."""
+    """Asking for a tenant the config lacks exits 2 with a InvalidConfigError naming the tenants there are."""
     assert main(["doctor", "--config", str(sandbox_config), "--tenant", "nope"]) == EXIT_ERROR
     err = capsys.readouterr().err
-    assert err.startswith("ConfigError: no tenant 'nope'")
+    assert err.startswith("InvalidConfigError: no tenant 'nope'")
     assert TENANT in err
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from jobs.errors import ConfigError
+from jobs.errors import InvalidConfigError
 from jobs.settings import GuardrailSettings
 from jobs.sync.guardrails import GUARDRAILS, check_guardrails
 from jobs.sync.run_data import Change, ChangeSet, GuardrailResult, Reason
@@ -117,7 +117,7 @@ def test_an_override_unblocks_and_says_so() -> None:
 
 def test_an_unknown_override_is_a_config_error() -> None:
     """A misspelt override names the real guardrails."""
-    with pytest.raises(ConfigError, match="accounts_changing, removals, empty_territory, budget"):
+    with pytest.raises(InvalidConfigError, match="accounts_changing, removals, empty_territory, budget"):
         check_guardrails(ChangeSet(()), snapshot(territories=MATCHING), DEFAULTS, estimate_credits=0,
                          credits_remaining=None, overrides=frozenset({"removal"}))
 

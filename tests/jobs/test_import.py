@@ -18,11 +18,11 @@ from connector import Applied, Territory, User, ZohoClient
 from connector.sandbox import Sandbox, start_sandbox
 from jobs.cli import main
 from jobs.cli.exits import EXIT_ERROR, EXIT_INCOMPLETE, EXIT_OK
+from jobs.errors import PlanImportError
 from jobs.files import write_atomically
 from jobs.onboarding.importer import (
     CrmView,
     Header,
-    PlanImportError,
     check_plan,
     import_territories,
     render,

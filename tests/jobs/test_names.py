@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
+import pkgutil
 from typing import get_args
 
 from connector import config as connector_config
@@ -37,3 +40,39 @@ def test_settings_take_editions_and_data_centres_from_the_connectors_tables() ->
     assert get_args(connector_config.DataCentreCode) == tuple(connector_config.DATA_CENTRES)
     assert len(connector_config.EDITION_CONCURRENCY) == 5
     assert len(connector_config.DATA_CENTRES) == 8
+
+
+def _exception_classes() -> dict[str, list[str]]:
+    """Public exception classes of the three packages: name -> the modules defining one."""
+    found: dict[str, list[str]] = {}
+    for root in ("connector", "mappings", "jobs"):
+        package = importlib.import_module(root)
+        for info in pkgutil.walk_packages(package.__path__, f"{root}."):
+            if info.name.startswith("jobs.migrations") or info.name.endswith("__main__"):
+                continue
+            module = importlib.import_module(info.name)
+            for name, cls in inspect.getmembers(module, inspect.isclass):
+                if issubclass(cls, BaseException) and cls.__module__ == info.name and not name.startswith("_"):
+                    found.setdefault(name, []).append(info.name)
+    return found
+
+
+def test_one_class_per_error_name_and_the_jobs_tree_in_jobs_errors() -> None:
+    """No two public exception classes of connector, mappings and jobs share a name (ConfigError is the
+    connector's alone), and every jobs error is defined in jobs.errors (the ledger's two until it is split)."""
+    import jobs.errors as jobs_errors
+
+    found = _exception_classes()
+    assert {name: mods for name, mods in found.items() if len(mods) > 1} == {}
+    assert found["ConfigError"] == ["connector.errors"]
+    assert found["InvalidConfigError"] == ["jobs.errors"]
+    job_errors = sorted(
+        (name, mods[0]) for name, mods in found.items()
+        if issubclass(getattr(importlib.import_module(mods[0]), name), jobs_errors.JobError)
+    )
+    assert job_errors == [
+        ("AlreadyRanError", "jobs.errors"), ("InvalidConfigError", "jobs.errors"), ("JobError", "jobs.errors"),
+        ("LedgerError", "jobs.ledger"), ("PlanImportError", "jobs.errors"), ("PullError", "jobs.errors"),
+        ("TenantBusyError", "jobs.ledger"),
+    ]
+

@@ -26,10 +26,11 @@ from apscheduler.schedulers.base import BaseScheduler
 
 from connector.sandbox import FaultOptions
 from jobs.cli import main
+from jobs.errors import AlreadyRanError
 from jobs.ledger import Ledger, TenantBusyError
 from jobs.ops.schedule import build_scheduler, current_slot, reconcile, scheduled_sync, tenant_schedules
 from jobs.settings import ScheduleSettings, Settings, load_settings
-from jobs.sync.run import AlreadyRanError, run_sync
+from jobs.sync.run import run_sync
 from tests.jobs.test_e2e import (
     OPEN_GUARDRAILS,
     REPO,
@@ -215,10 +216,10 @@ def test_current_slot_is_the_latest_fire_time_within_grace(tmp_path: Path) -> No
 
 def test_bad_schedules_are_config_errors_naming_the_key(tmp_path: Path) -> None:
     """A cron line that is not five fields and an unknown time zone are reported with their keys."""
-    from jobs.errors import ConfigError
+    from jobs.errors import InvalidConfigError
 
     config = config_with(tmp_path, {"acme": 'cron = "every night"', "globex": 'cron = "0 2 * * *"\ntimezone = "Mars/Olympus"'})
-    with pytest.raises(ConfigError) as err:
+    with pytest.raises(InvalidConfigError) as err:
         load_settings(config)
     assert "tenants.acme.schedule: cron 'every night' is not a crontab line" in str(err.value)
     assert "tenants.globex.schedule.timezone: unknown time zone 'Mars/Olympus'" in str(err.value)
