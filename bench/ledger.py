@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from jobs.ledger import Ledger
-from jobs.model import Change, ChangeSet, Outcome, Reason
+from jobs.sync.run_data import Change, ChangeSet, Outcome, Reason
 
 
 def one_run(url: str, n: int) -> dict[str, float]:

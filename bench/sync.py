@@ -271,18 +271,18 @@ _LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) \w+ (\S+): (.*)
 
 def phases(stderr: str) -> dict[str, float]:
     """Seconds from the first log line to the end of the pull, to the start of apply, and of apply,
-    from the run's own log lines (``jobs.pull``'s "pulled …", ``jobs.apply``'s "applying …",
-    ``jobs.run``'s "run … for …")."""
+    from the run's own log lines (``jobs.sync.pull``'s "pulled …", ``jobs.sync.apply``'s "applying …",
+    ``jobs.sync.run``'s "run … for …")."""
     marks: dict[str, datetime] = {}
     first: datetime | None = None
     for stamp, logger, message in _LOG_TIME.findall(stderr):
         moment = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f")
         first = first or moment
-        if logger == "jobs.pull" and message.startswith("pulled "):
+        if logger == "jobs.sync.pull" and message.startswith("pulled "):
             marks["pulled"] = moment
-        elif logger == "jobs.apply" and message.startswith("applying "):
+        elif logger == "jobs.sync.apply" and message.startswith("applying "):
             marks["applying"] = moment
-        elif logger == "jobs.run" and message.startswith("run "):
+        elif logger == "jobs.sync.run" and message.startswith("run "):
             marks["finished"] = moment
     if first is None:
         return {}

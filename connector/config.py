@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 API_VERSION = "v8"
 
@@ -45,15 +46,19 @@ TOKEN_LIFETIME_MAX_S = 3600.0
 # Access tokens one client (one run) may mint; Zoho blocks a refresh token after 10 in 10 minutes.
 MAX_TOKEN_MINTS_PER_CLIENT = 5
 
+# Zoho editions and data centres: the keys of the two tables below (jobs.settings validates config with them).
+Edition = Literal["free", "standard", "professional", "enterprise", "ultimate"]
+DataCentreCode = Literal["US", "EU", "IN", "AU", "JP", "CN", "CA", "SA"]
+
 # Concurrent calls per org and app, by Zoho edition (zoho-api.md 7.2).
-EDITION_CONCURRENCY: dict[str, int] = {
+EDITION_CONCURRENCY: dict[Edition, int] = {
     "free": 5,
     "standard": 10,
     "professional": 15,
     "enterprise": 20,
     "ultimate": 25,
 }
-DEFAULT_EDITION = "enterprise"
+DEFAULT_EDITION: Edition = "enterprise"
 
 
 @dataclass(frozen=True)
@@ -63,7 +68,7 @@ class DataCentre:
 
 
 # zoho-api.md 1.1; CA's accounts server is zohocloud.ca, not zoho.ca.
-DATA_CENTRES: dict[str, DataCentre] = {
+DATA_CENTRES: dict[DataCentreCode, DataCentre] = {
     "US": DataCentre("https://accounts.zoho.com", "https://www.zohoapis.com"),
     "EU": DataCentre("https://accounts.zoho.eu", "https://www.zohoapis.eu"),
     "IN": DataCentre("https://accounts.zoho.in", "https://www.zohoapis.in"),

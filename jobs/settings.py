@@ -7,7 +7,7 @@ environment, from a secret file named by ``<secret>_file``, or — with a warnin
 file itself. Relative paths in the file are relative to the file's own folder.
 
 A missing file is an error (pydantic-settings would silently read it as empty), and every
-validation problem is reported in one ``ConfigError`` naming the file and the dotted key.
+validation problem is reported in one ``InvalidConfigError`` naming the file and the dotted key.
 """
 
 from __future__ import annotations
@@ -49,9 +49,11 @@ from connector.config import (
     MAX_ATTEMPTS,
     MAX_READ_ATTEMPTS,
     MAX_RETRY_AFTER_S,
+    DataCentreCode,
+    Edition,
 )
 from connector.sandbox.faults import FaultOptions
-from jobs.errors import ConfigError
+from jobs.errors import InvalidConfigError
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +70,6 @@ SENSITIVE_KEYS = frozenset({*SECRET_NAMES, "password", "api_domain", "accounts_u
 _config_dir: ContextVar[Path] = ContextVar("_config_dir", default=Path("."))
 # True while `territory-sync connect` loads the settings: a refresh token may still be missing.
 _onboarding: ContextVar[bool] = ContextVar("_onboarding", default=False)
-
-Edition = Literal["free", "standard", "professional", "enterprise", "ultimate"]
-DataCentreCode = Literal["US", "EU", "IN", "AU", "JP", "CN", "CA", "SA"]
-
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -455,7 +453,7 @@ class TenantSettings(_Strict):
 
     plan: Path
     crm: CrmSettings
-    edition: Edition = DEFAULT_EDITION  # type: ignore[assignment]
+    edition: Edition = DEFAULT_EDITION
     concurrency: int | None = Field(default=None, ge=1, le=100)
     credentials: CredentialSettings = CredentialSettings()
     sandbox: SandboxSettings = SandboxSettings()
@@ -604,17 +602,17 @@ class Settings(BaseSettings):
             if len(self.tenants) == 1:
                 chosen = next(iter(self.tenants))
             else:
-                raise ConfigError(
+                raise InvalidConfigError(
                     f"several tenants ({', '.join(sorted(self.tenants))}): choose one with --tenant NAME "
                     "or set default_tenant in the config file"
                 )
         if chosen not in self.tenants:
-            raise ConfigError(f"no tenant {chosen!r}; the config has: {', '.join(sorted(self.tenants))}")
+            raise InvalidConfigError(f"no tenant {chosen!r}; the config has: {', '.join(sorted(self.tenants))}")
         return chosen, self.tenants[chosen]
 
 
 def load_settings(path: Path | str, *, onboarding: bool = False, credentials: bool = True) -> Settings:
-    """Read and validate the config file plus the environment; every problem in one ConfigError.
+    """Read and validate the config file plus the environment; every problem in one InvalidConfigError.
 
     A real CRM's refresh token may come from the environment, from ``credentials.refresh_token_file``,
     or from the file ``territory-sync connect`` stores it in (``StorageSettings.refresh_token_file``).
@@ -623,15 +621,15 @@ def load_settings(path: Path | str, *, onboarding: bool = False, credentials: bo
     """
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(
+        raise InvalidConfigError(
             f"{path}: no such config file. Pass --config FILE; config.example.toml documents every key."
         )
     try:
         raw = tomllib.loads(read_utf8(path, "config file"))
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        raise InvalidConfigError(f"{path}: not valid TOML: {exc}") from None
     except RecursionError:
-        raise ConfigError(f"{path}: not valid TOML: arrays or tables nested thousands deep") from None
+        raise InvalidConfigError(f"{path}: not valid TOML: arrays or tables nested thousands deep") from None
     _warn_about_inline_secrets(path, raw)
     Settings._toml_path = path
     token = _config_dir.set(path.parent)
@@ -639,9 +637,9 @@ def load_settings(path: Path | str, *, onboarding: bool = False, credentials: bo
     try:
         settings = Settings()  # type: ignore[call-arg]  # values come from the sources, not arguments
     except ValidationError as exc:
-        raise ConfigError(_describe(path, exc)) from None
+        raise InvalidConfigError(_describe(path, exc)) from None
     except SettingsError as exc:  # an environment variable that should hold JSON does not; never quote it
-        raise ConfigError(
+        raise InvalidConfigError(
             f"{path}: {str(exc).split(' from source')[0]} from the environment: a {ENV_PREFIX}... variable that "
             "names a table must hold JSON; set one variable per key instead (TABLE__KEY=value)"
         ) from None
@@ -656,16 +654,16 @@ def load_settings(path: Path | str, *, onboarding: bool = False, credentials: bo
 
 
 def read_utf8(path: Path, what: str) -> str:
-    """The text of ``path``; ConfigError when it cannot be read or is not UTF-8 (naming the line, never the content)."""
+    """The text of ``path``; InvalidConfigError when it cannot be read or is not UTF-8 (naming the line, never the content)."""
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the {what} ({exc.strerror})") from None
+        raise InvalidConfigError(f"{path}: cannot read the {what} ({exc.strerror})") from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise ConfigError(
+        raise InvalidConfigError(
             f"{path}:{line}: the {what} is not UTF-8 text (byte {exc.start + 1}); save it as UTF-8"
         ) from None
 
@@ -680,7 +678,7 @@ def _with_stored_refresh_tokens(settings: Settings) -> Settings:
         try:
             secret = SecretStr(_read_secret_file("refresh_token", stored))
         except ValueError as exc:
-            raise ConfigError(f"tenants.{name}.credentials: {exc}") from None
+            raise InvalidConfigError(f"tenants.{name}.credentials: {exc}") from None
         tenants[name] = t.model_copy(update={"credentials": t.credentials.model_copy(update={"refresh_token": secret})})
     return settings.model_copy(update={"tenants": tenants})
 
@@ -695,7 +693,7 @@ def _require_credentials(path: Path, settings: Settings) -> None:
                 f"credentials.<secret>_file; for the refresh token run `territory-sync connect --tenant {name}`"
             )
     if problems:
-        raise ConfigError(f"{path}: {len(problems)} problem(s) in the configuration:\n" + "\n".join(problems))
+        raise InvalidConfigError(f"{path}: {len(problems)} problem(s) in the configuration:\n" + "\n".join(problems))
 
 
 def _warn_about_inline_secrets(path: Path, raw: dict[str, Any]) -> None:

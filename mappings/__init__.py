@@ -18,7 +18,7 @@ from mappings.evaluate import (
     reference_accounts,
     reference_deals,
 )
-from mappings.explain import RecordExplanation, TerritoryCheck, explain_record
+from mappings.explain_placement import RecordExplanation, TerritoryCheck, explain_record
 from mappings.plan import (
     MAX_TERRITORIES_PER_ACCOUNT,
     MAX_TERRITORIES_PER_DEAL,

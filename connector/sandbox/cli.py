@@ -1,6 +1,6 @@
 """``territory-sync sandbox serve``: run the sandbox in the foreground until Ctrl-C or SIGTERM.
 
-``jobs/cli.py`` owns the command tree; it calls ``add_serve_arguments(parser)`` to build the
+``jobs/cli/cmd_sandbox.py`` adds this command to the tree; it calls ``add_serve_arguments(parser)`` to build the
 ``serve`` sub-command and ``run_serve(args)`` to run it.
 """
 

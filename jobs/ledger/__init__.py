@@ -22,8 +22,8 @@ before the first CRM write; ``record_outcomes`` updates the change rows *and* ``
 transaction after each batch, so a kill loses at most the batch in flight. The changes a killed
 (or failed) run left ``pending`` may have reached the CRM: when the next run starts, the additions
 among them are entered in ``owned`` as unconfirmed, so that the next diff treats them as ours when
-the CRM shows them (``Ownership`` docstring in ``jobs.model``). Once that run has pulled, ``settle``
-turns each of them into what the CRM shows (``jobs.settle``): ``applied`` by the killed run (its
+the CRM shows them (``Ownership`` docstring in ``jobs.sync.run_data``). Once that run has pulled, ``settle``
+turns each of them into what the CRM shows (``jobs.sync.settle``): ``applied`` by the killed run (its
 ``owned`` entry confirmed) or ``not_applied`` (its unconfirmed entry dropped); what the CRM cannot
 tell stays pending for a later run. A run's calls and credits are stored as it goes
 (``record_usage``, and with every batch's outcomes), so a killed run shows what it spent.

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from jobs.ledger.rows import ChangeRow
-from jobs.model import Outcome
+from jobs.sync.run_data import Outcome
 
 OWNED_KINDS: Final = ("territory", "membership", "assignment", "share", "target")
 
@@ -50,7 +50,7 @@ ADOPTABLE: Final = tuple(k for k in ADDS if k not in ("territory.create", "terri
 
 @dataclass(frozen=True)
 class LedgerOwnership:
-    """``jobs.model.Ownership`` read from the ledger at one moment (an in-memory snapshot)."""
+    """``jobs.sync.run_data.Ownership`` read from the ledger at one moment (an in-memory snapshot)."""
 
     territory_ids: Mapping[str, str] = field(default_factory=dict)  # plan key → CRM id
     territory_keys: Mapping[str, str] = field(default_factory=dict)  # CRM id → plan key

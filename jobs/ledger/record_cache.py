@@ -1,4 +1,4 @@
-"""Incremental pulls: the last cursor per module and the records last seen (``jobs.model.RecordCache``)."""
+"""Incremental pulls: the last cursor per module and the records last seen (``jobs.sync.run_data.RecordCache``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sqlalchemy import and_, select, update
 from jobs.ledger.engine import ID_LOOKUP_CHUNK, chunks, utc
 from jobs.ledger.schema import cursors_table, record_cache_table
 from jobs.ledger.store import LedgerStore
-from jobs.model import Assignment, RecordRow
+from jobs.sync.run_data import Assignment, RecordRow
 
 
 class RecordCacheStore(LedgerStore):

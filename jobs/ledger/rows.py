@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from jobs.ledger.engine import json_text, utc
-from jobs.model import Change
+from jobs.sync.run_data import Change
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,7 @@ from jobs.ledger.schema import (
     runs_table,
 )
 from jobs.ledger.store import LedgerStore
-from jobs.model import ChangeSet, Finding, GuardrailResult, Outcome
+from jobs.sync.run_data import ChangeSet, Finding, GuardrailResult, Outcome
 
 log = logging.getLogger("jobs.ledger")  # one logger for the whole ledger package
 

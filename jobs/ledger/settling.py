@@ -1,4 +1,4 @@
-"""Settling what killed runs left pending (the ledger side of ``jobs.settle``): which changes are
+"""Settling what killed runs left pending (the ledger side of ``jobs.sync.settle``): which changes are
 unsettled, which a later run planned again, and recording the verdicts.
 """
 

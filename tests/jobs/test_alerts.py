@@ -25,7 +25,9 @@ from pydantic import SecretStr
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
-from jobs.alerts import (
+from jobs.cli import main
+from jobs.ledger import Ledger
+from jobs.ops.alerts import (
     BACKOFF_MAX_S,
     DELIVERY_HEADER,
     MAX_RETRY_AFTER_S,
@@ -35,8 +37,6 @@ from jobs.alerts import (
     alert_reasons,
     notify,
 )
-from jobs.cli import main
-from jobs.ledger import Ledger
 from jobs.settings import AlertSettings, SmtpSettings
 from tests.support.e2e import TENANT as E2E_TENANT
 from tests.support.e2e import ledger_of, sandbox_tenant
@@ -693,7 +693,7 @@ def test_the_same_alert_about_the_same_run_keeps_its_delivery_id(receiver: Recei
     assert ids[0] == ids[1] != ids[2]
 
 
-# ── end to end: a sync alerts through jobs.run ──────────────────────────────────────────────────
+# ── end to end: a sync alerts through jobs.sync.run ──────────────────────────────────────────────────
 
 
 def test_sync_blocked_by_a_guardrail_posts_to_the_webhook(

@@ -16,9 +16,9 @@ from connector import ClientConfig, FatalError, TokenStore, ZohoClient
 from connector import ConfigError as ConnectorConfigError
 from connector.config import MAX_RECORDS_PER_WRITE
 from connector.sandbox import FaultOptions, Sandbox, SandboxOptions, start_sandbox
-from jobs.apply import ApplyResult, apply, dependencies, estimate_calls, plan_batches
-from jobs.model import PHASES, Change, ChangeKind, ChangeSet, Outcome, Reason
 from jobs.settings import TargetsSettings
+from jobs.sync.apply import ApplyResult, apply, batch_change_set, dependencies, estimate_calls
+from jobs.sync.run_data import PHASES, Change, ChangeKind, ChangeSet, Outcome, Reason
 from tests.support.clock import Clock
 from tests.support.zoho_http import copy_org, template_org
 from tests.support.zoho_mock import V8, add_token, check_contract, make_config
@@ -461,7 +461,7 @@ def test_batches_respect_zohos_per_call_limits_and_group_as_documented() -> None
                 for i in range(101)]
     changes += [change("territory.delete", f"d{i}", territory_id=f"d{i}", payload={}) for i in range(11)]
     changes += [change("territory.delete", "dt", territory_id="dt", payload={"transfer_to_id": "p"})]
-    batches = plan_batches(ChangeSet(tuple(changes)))
+    batches = batch_change_set(ChangeSet(tuple(changes)))
 
     def sizes(kind: str) -> list[int]:
         return [len(b.seqs) for b in batches if b.kind == kind]
@@ -487,11 +487,11 @@ def test_batches_respect_zohos_per_call_limits_and_group_as_documented() -> None
 def test_planning_is_deterministic_and_refuses_a_create_cycle() -> None:
     """The same change set plans the same batches; creates whose parents form a cycle are refused."""
     changes = tuple(change("member.add", f"m{i}", territory_id=str(i % 3), user_id=f"u{i}") for i in range(9))
-    assert plan_batches(ChangeSet(changes)) == plan_batches(ChangeSet(changes))
+    assert batch_change_set(ChangeSet(changes)) == batch_change_set(ChangeSet(changes))
     cycle = (change("territory.create", "a", territory_key="a", payload={"parent_key": "b"}),
              change("territory.create", "b", territory_key="b", payload={"parent_key": "a"}))
     with pytest.raises(ValueError, match="cycle"):
-        plan_batches(ChangeSet(cycle))
+        batch_change_set(ChangeSet(cycle))
 
 
 # ── territory batches: 100 or 10 records per call ───────────────────────────────────────────────
@@ -532,7 +532,7 @@ def test_the_estimate_counts_territory_calls_at_the_size_in_force() -> None:
     assert estimate_calls(cs, territory_batch=10).by_kind == {"assignment.remove": 3, "assignment.add": 25}
     assert estimate_calls(cs, territory_batch=10).credits == 28
     with pytest.raises(ValueError, match="territory_batch must be at least 1"):
-        plan_batches(cs, territory_batch=0)
+        batch_change_set(cs, territory_batch=0)
 
 
 # ── an answer about one change rejects it and what waits on it; the rest goes on ────────────────

@@ -31,12 +31,12 @@ def test_sync_to_a_real_crm_needs_yes_without_a_terminal(
 
 
 def test_bad_config_is_one_error_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """A config mistake prints `ConfigError: ...` with the key, not a traceback."""
+    """A config mistake prints `InvalidConfigError: ...` with the key, not a traceback."""
     path = tmp_path / "c.toml"
     path.write_text('[tenants.demo]\nplan = "p"\n[tenants.demo.crm]\ndata_centre = "MARS"\n')
     assert main(["plan", "--config", str(path)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("ConfigError: ")
+    assert err.startswith("InvalidConfigError: ")
     assert "tenants.demo.crm.data_centre" in err
     assert "Traceback" not in err
 
@@ -346,3 +346,29 @@ def test_a_symlink_at_the_next_diff_log_stops_the_run_with_one_error_line(
         "remove it (the log is written there by this program only) and run again\n"
     )
     assert (tmp_path / "victim").read_text() == "keep\n"
+
+
+def test_every_command_is_one_module_of_jobs_cli_registered_through_add_parser() -> None:
+    """Each top-level command comes from one ``jobs/cli/cmd_*.py`` module's ``add_parser``, and every
+    leaf of the tree has a handler."""
+    import argparse
+
+    from jobs.cli.parser import COMMANDS
+
+    assert [m.__name__ for m in COMMANDS] == [
+        "jobs.cli.cmd_sync", "jobs.cli.cmd_runs", "jobs.cli.cmd_config", "jobs.cli.cmd_schedule",
+        "jobs.cli.cmd_connect", "jobs.cli.cmd_doctor", "jobs.cli.cmd_import", "jobs.cli.cmd_sandbox",
+    ]
+    commands: dict[str, list[str]] = {}
+    for module in COMMANDS:
+        sub = argparse.ArgumentParser().add_subparsers()
+        module.add_parser(sub, argparse.ArgumentParser(add_help=False))
+        commands[module.__name__] = sorted(sub.choices)
+    assert commands == {
+        "jobs.cli.cmd_sync": ["plan", "sync"], "jobs.cli.cmd_runs": ["runs"], "jobs.cli.cmd_config": ["config"],
+        "jobs.cli.cmd_schedule": ["schedule"], "jobs.cli.cmd_connect": ["connect"],
+        "jobs.cli.cmd_doctor": ["doctor"], "jobs.cli.cmd_import": ["import"], "jobs.cli.cmd_sandbox": ["sandbox"],
+    }
+    for argv in (["sync"], ["plan"], ["runs", "list"], ["runs", "show", "1"], ["config", "check"], ["schedule"],
+                 ["schedule", "list"], ["connect"], ["doctor"], ["import", "-o", "x.toml"], ["sandbox", "serve"]):
+        assert callable(build_parser().parse_args(argv).handler), argv

@@ -17,10 +17,10 @@ from connector import TokenStore
 from connector.auth import AccessToken, credential_key
 from connector.sandbox import Sandbox
 from jobs.cli import main
-from jobs.connect import GRANT_CODE_PROMPT, connect, write_secret_file
-from jobs.crm import open_crm
-from jobs.errors import ConfigError, JobError
+from jobs.errors import InvalidConfigError, JobError
+from jobs.onboarding.connect import GRANT_CODE_PROMPT, connect, write_secret_file
 from jobs.settings import load_settings
+from jobs.sync.crm import open_crm
 from tests.support.clock import Clock
 from tests.support.e2e import TENANT, sandbox_tenant, write_config
 from tests.support.zoho_http import template_org
@@ -159,8 +159,8 @@ def test_expired_code_is_refused(sb: Sandbox, tmp_path: Path, clock: Clock) -> N
 
 
 def test_wrong_client_secret_is_invalid_client(sb: Sandbox, tmp_path: Path) -> None:
-    """A wrong secret is a ConfigError naming the keys to check and the accounts server."""
-    with pytest.raises(ConfigError, match="invalid_client") as info:
+    """A wrong secret is a InvalidConfigError naming the keys to check and the accounts server."""
+    with pytest.raises(InvalidConfigError, match="invalid_client") as info:
         run_connect(config_for(tmp_path, sb, secret="wrong"), code=sb.mint_grant_code(SCOPES))
     assert "credentials.client_secret" in str(info.value)
     assert sb.accounts_url in str(info.value)
@@ -170,7 +170,7 @@ def test_wrong_client_secret_is_invalid_client(sb: Sandbox, tmp_path: Path) -> N
 def test_org_in_another_place_is_refused_and_nothing_stored(sb: Sandbox, tmp_path: Path) -> None:
     """When Zoho's answer names another API domain than the tenant's, connect fails naming both and stores nothing."""
     configured = sb.api_domain.replace("127.0.0.1", "localhost")
-    with pytest.raises(ConfigError, match="another data centre") as info:
+    with pytest.raises(InvalidConfigError, match="another data centre") as info:
         run_connect(config_for(tmp_path, sb, api_domain=configured), code=sb.mint_grant_code(SCOPES))
     assert configured in str(info.value)
     assert sb.api_domain in str(info.value)
@@ -178,8 +178,8 @@ def test_org_in_another_place_is_refused_and_nothing_stored(sb: Sandbox, tmp_pat
 
 
 def test_sandbox_tenant_is_refused(tmp_path: Path) -> None:
-    """A sandbox = true tenant has nothing to connect: a ConfigError says so before reading any code."""
-    with pytest.raises(ConfigError, match="embedded sandbox"):
+    """A sandbox = true tenant has nothing to connect: a InvalidConfigError says so before reading any code."""
+    with pytest.raises(InvalidConfigError, match="embedded sandbox"):
         run_connect(sandbox_tenant(tmp_path), stdin=Terminal(), ask=lambda _: pytest.fail("asked for a code"))
 
 
@@ -188,7 +188,7 @@ def test_missing_client_secret_names_where_to_set_it(sb: Sandbox, tmp_path: Path
     config = config_for(tmp_path, sb)
     config.write_text(config.read_text(encoding="utf-8").replace('client_secret_file = "client_secret"\n', ""),
                       encoding="utf-8")
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(InvalidConfigError) as info:
         run_connect(config, stdin=Terminal(), ask=lambda _: pytest.fail("asked for a code"))
     assert f"{ENV}CLIENT_SECRET" in str(info.value)
     assert "credentials.client_secret_file" in str(info.value)

@@ -12,7 +12,7 @@ import responses
 
 from connector.sandbox import start_sandbox
 from jobs.cli import main
-from jobs.exits import EXIT_ERROR, EXIT_INCOMPLETE, EXIT_OK
+from jobs.cli.exits import EXIT_ERROR, EXIT_INCOMPLETE, EXIT_OK
 from jobs.settings import load_settings
 from tests.support.e2e import ACCOUNTS, SEED, url_tenant
 from tests.support.zoho_http import copy_org, template_org

@@ -14,7 +14,7 @@ import pytest
 import responses
 
 from jobs.cli import main
-from jobs.exits import EXIT_ERROR
+from jobs.cli.exits import EXIT_ERROR
 from tests.support.e2e import TENANT, ledger_of, sandbox_tenant
 
 LOOPBACK = r"http://127\.0\.0\.1:\d+"

@@ -12,10 +12,10 @@ import pytest
 
 from connector import ClientConfig, ZohoClient
 from connector.sandbox import start_sandbox
-from jobs.diff import diff, resolve_change, target_key
-from jobs.model import PHASES, Change, RecordRow, Share, Snapshot
-from jobs.pull import pull
 from jobs.settings import SyncSettings, TargetsSettings
+from jobs.sync.diff import diff, resolve_change, target_key
+from jobs.sync.pull import pull
+from jobs.sync.run_data import PHASES, Change, RecordRow, Share, Snapshot
 from mappings import load_plan
 from tests.support.clock import Clock
 from tests.support.snapshots import (

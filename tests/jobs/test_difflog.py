@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from jobs.difflog import KEYS, DiffLog, read_diff_log, run_log_path
 from jobs.errors import JobError
-from jobs.model import Change, ChangeSet, Outcome, Reason
+from jobs.reports.difflog import KEYS, DiffLog, read_diff_log, run_log_path
+from jobs.sync.run_data import Change, ChangeSet, Outcome, Reason
 from tests.support.clock import Clock
 
 GOLDEN = Path(__file__).parent / "golden" / "difflog.jsonl"
@@ -91,7 +91,7 @@ def test_every_line_has_the_fixed_keys_in_order(tmp_path: Path) -> None:
     path = tmp_path / "run.jsonl"
     with DiffLog(path, tenant="acme", run_id=1, clock=Clock(START, step=1).at) as log:
         log.write_outcomes(CHANGES, OUTCOMES[1])
-        log.write_planned(CHANGES)
+        log.write_unapplied(CHANGES)
     lines = path.read_text(encoding="utf-8").splitlines()
     assert len(lines) == 7
     for line in lines:
@@ -116,9 +116,9 @@ def test_dry_and_blocked_runs_log_every_change_once(tmp_path: Path) -> None:
     """A dry run logs each change as planned; a blocked run logs each as blocked with the guardrail's message."""
     dry, blocked = tmp_path / "dry.jsonl", tmp_path / "blocked.jsonl"
     with DiffLog(dry, tenant="acme", run_id=1, clock=Clock(START, step=1).at) as log:
-        log.write_planned(CHANGES)
+        log.write_unapplied(CHANGES)
     with DiffLog(blocked, tenant="acme", run_id=2, clock=Clock(START, step=1).at) as log:
-        log.write_planned(CHANGES, status="blocked", message="removals: 12 > 10; --override removals")
+        log.write_unapplied(CHANGES, status="blocked", message="removals: 12 > 10; --override removals")
     assert [(e["seq"], e["status"], e["code"]) for e in read_diff_log(dry)] == [(i, "planned", None) for i in range(4)]
     assert {e["status"] for e in read_diff_log(blocked)} == {"blocked"}
     assert read_diff_log(blocked)[3]["message"] == "removals: 12 > 10; --override removals"
@@ -156,7 +156,7 @@ def test_writing_to_a_closed_log_is_an_error(tmp_path: Path) -> None:
     """Writing outside the with-block raises, naming the file."""
     log = DiffLog(tmp_path / "run.jsonl", tenant="acme", run_id=1, clock=lambda: datetime(2026, 1, 1, tzinfo=UTC))
     with pytest.raises(RuntimeError, match=r"run\.jsonl is not open"):
-        log.write_planned(CHANGES)
+        log.write_unapplied(CHANGES)
 
 
 def test_the_diff_log_and_its_folder_are_owner_only(tmp_path: Path) -> None:
@@ -165,7 +165,7 @@ def test_the_diff_log_and_its_folder_are_owner_only(tmp_path: Path) -> None:
     try:
         path = run_log_path(tmp_path / "runs" / "demo", 1)
         with DiffLog(path, tenant="demo", run_id=1, clock=Clock(START, step=1).at) as log:
-            log.write_planned(CHANGES)
+            log.write_unapplied(CHANGES)
     finally:
         os.umask(previous)
     assert [stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "runs", path.parent, path)] == [0o700, 0o700, 0o600]
@@ -180,5 +180,5 @@ def test_a_symlink_planted_at_the_diff_log_path_is_refused(tmp_path: Path) -> No
     path.symlink_to(target)
     with pytest.raises(JobError, match=r"is a symbolic link: refusing to write through it"), \
             DiffLog(path, tenant="demo", run_id=1, clock=Clock(START, step=1).at) as log:
-        log.write_planned(CHANGES)
+        log.write_unapplied(CHANGES)
     assert target.read_text() == "not yours\n"

@@ -19,11 +19,11 @@ import pytest
 from connector.sandbox import FaultOptions, Sandbox, SandboxOptions, start_sandbox
 from connector.sandbox.app import ALL_SCOPES
 from jobs.cli import main
-from jobs.exits import EXIT_ERROR, EXIT_INCOMPLETE, EXIT_OK
+from jobs.cli.exits import EXIT_ERROR, EXIT_INCOMPLETE, EXIT_OK
 from jobs.ledger import TERRITORY_BATCH, Ledger
-from jobs.run import run_sync
-from jobs.scopes import ScopeNeed, granted_scopes, required_scopes
+from jobs.onboarding.needed_scopes import ScopeNeed, granted_scopes, required_scopes
 from jobs.settings import load_settings
+from jobs.sync.run import run_sync
 from mappings import TerritoryPlan, load_plan
 from tests.support.e2e import (
     ACCOUNTS,
@@ -461,10 +461,10 @@ def test_credits_check_is_skipped_while_a_sync_runs(sandbox_config: Path, capsys
 
 
 def test_unknown_tenant_is_a_config_error(sandbox_config: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Asking for a tenant the config lacks exits 2 with a ConfigError naming the tenants there are."""
+    """Asking for a tenant the config lacks exits 2 with a InvalidConfigError naming the tenants there are."""
     assert main(["doctor", "--config", str(sandbox_config), "--tenant", "nope"]) == EXIT_ERROR
     err = capsys.readouterr().err
-    assert err.startswith("ConfigError: no tenant 'nope'")
+    assert err.startswith("InvalidConfigError: no tenant 'nope'")
     assert TENANT in err
 
 

@@ -28,7 +28,7 @@ from connector import Applied
 from connector.sandbox import FaultOptions, Sandbox
 from connector.sandbox.app import ALL_SCOPES
 from jobs.cli import main
-from jobs.run import RunReport
+from jobs.sync.run import RunReport
 from mappings import compute_targets, load_plan
 from tests.support.e2e import (
     ACCOUNTS,

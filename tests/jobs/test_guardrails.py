@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from jobs.errors import ConfigError
-from jobs.guardrails import GUARDRAILS, check_guardrails
-from jobs.model import Change, ChangeSet, GuardrailResult, Reason
+from jobs.errors import InvalidConfigError
 from jobs.settings import GuardrailSettings
+from jobs.sync.guardrails import GUARDRAILS, check_guardrails
+from jobs.sync.run_data import Change, ChangeSet, GuardrailResult, Reason
 from tests.support.snapshots import ANNA, BEN, EMEA, MATCHING, ROOT, UK, run, snapshot, terr
 
 DEFAULTS = GuardrailSettings()
@@ -117,7 +117,7 @@ def test_an_override_unblocks_and_says_so() -> None:
 
 def test_an_unknown_override_is_a_config_error() -> None:
     """A misspelt override names the real guardrails."""
-    with pytest.raises(ConfigError, match="accounts_changing, removals, empty_territory, budget"):
+    with pytest.raises(InvalidConfigError, match="accounts_changing, removals, empty_territory, budget"):
         check_guardrails(ChangeSet(()), snapshot(territories=MATCHING), DEFAULTS, estimate_credits=0,
                          credits_remaining=None, overrides=frozenset({"removal"}))
 

@@ -17,21 +17,21 @@ import pytest
 from connector import Applied, Territory, User, ZohoClient
 from connector.sandbox import Sandbox, start_sandbox
 from jobs.cli import main
-from jobs.exits import EXIT_ERROR, EXIT_INCOMPLETE, EXIT_OK
+from jobs.cli.exits import EXIT_ERROR, EXIT_INCOMPLETE, EXIT_OK
+from jobs.errors import PlanImportError
 from jobs.files import write_atomically
-from jobs.importer import (
+from jobs.onboarding.importer import (
     CrmView,
     Header,
-    PlanImportError,
     check_plan,
     import_territories,
     render,
     slug,
     territory_keys,
 )
-from jobs.model import ChangeKind, user_refs
-from jobs.run import run_sync
 from jobs.settings import load_settings
+from jobs.sync.run import run_sync
+from jobs.sync.run_data import ChangeKind, user_refs
 from mappings import PlanValidationError, UserRef, load_plan
 from mappings.catalogue import FieldCatalogue
 from mappings.criteria import to_zoho

@@ -19,8 +19,8 @@ import requests
 
 from connector import ClientConfig, Rejected, ShareGrant, TokenStore, ZohoClient
 from connector.sandbox import FaultOptions, Sandbox, start_sandbox
-from jobs.model import Assignment, RecordRow, Share, Snapshot
-from jobs.pull import (
+from jobs.settings import SyncSettings, TargetsSettings
+from jobs.sync.pull import (
     ACCOUNT_BASE_FIELDS,
     DEAL_BASE_FIELDS,
     FULL_MARK,
@@ -32,7 +32,7 @@ from jobs.pull import (
     pull,
     shared_territory_keys,
 )
-from jobs.settings import SyncSettings, TargetsSettings
+from jobs.sync.run_data import Assignment, RecordRow, Share, Snapshot
 from mappings import TerritoryPlan, parse_plan
 from mappings.catalogue import FieldCatalogue, FieldInfo
 from tests.support.clock import Clock
@@ -447,7 +447,7 @@ def test_a_refused_count_falls_back_to_paging_with_a_warning(
     """A CRM that answers the record count with an error gets a warning, and the pull pages as it
     did before the count existed: past the threshold it switches to Bulk Read, same records."""
     paged = env.pull(plan)
-    caplog.set_level(logging.INFO, logger="jobs.pull")
+    caplog.set_level(logging.INFO, logger="jobs.sync.pull")
     session, client = seam_client(env.sandbox, Seam(refuse_count=True), env.clock)
     with session, client:
         snap = pull(client, plan, tenant="demo", cache=MemoryCache(), targets=TargetsSettings(),
@@ -465,7 +465,7 @@ def test_a_cache_bigger_than_the_threshold_goes_straight_to_bulk_read(
     """When the last pull saw more records than the threshold, a full pull starts with Bulk Read
     instead of paging first."""
     env.pull(plan)
-    caplog.set_level(logging.INFO, logger="jobs.pull")
+    caplog.set_level(logging.INFO, logger="jobs.sync.pull")
     env.pull(plan, full=True, bulk_read_above=50)
     assert not any("switching to Bulk Read" in r.getMessage() for r in caplog.records)
     assert any("Bulk Read gave 100 records" in r.getMessage() for r in caplog.records)

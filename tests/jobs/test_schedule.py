@@ -26,10 +26,11 @@ from apscheduler.schedulers.base import BaseScheduler
 
 from connector.sandbox import FaultOptions
 from jobs.cli import main
+from jobs.errors import AlreadyRanError
 from jobs.ledger import Ledger, TenantBusyError
-from jobs.run import AlreadyRanError, run_sync
-from jobs.schedule import build_scheduler, current_slot, reconcile, scheduled_sync, tenant_schedules
+from jobs.ops.schedule import build_scheduler, current_slot, reconcile, scheduled_sync, tenant_schedules
 from jobs.settings import ScheduleSettings, Settings, load_settings
+from jobs.sync.run import run_sync
 from tests.support.e2e import (
     OPEN_GUARDRAILS,
     REPO,
@@ -159,7 +160,7 @@ def test_a_run_missed_by_more_than_the_grace_time_is_skipped_and_logged(
         scheduler = started(load_settings(config), config)
         try:
             clock.move_to(at("2026-11-26T03:30:00+00:00"))
-            with caplog.at_level(logging.WARNING, logger="jobs.schedule"):
+            with caplog.at_level(logging.WARNING, logger="jobs.ops.schedule"):
                 scheduler.tick()
             assert CALLS == []
             assert "tenant acme: the run due at 2026-11-26T02:00+00:00 was missed" in caplog.text
@@ -215,10 +216,10 @@ def test_current_slot_is_the_latest_fire_time_within_grace(tmp_path: Path) -> No
 
 def test_bad_schedules_are_config_errors_naming_the_key(tmp_path: Path) -> None:
     """A cron line that is not five fields and an unknown time zone are reported with their keys."""
-    from jobs.errors import ConfigError
+    from jobs.errors import InvalidConfigError
 
     config = config_with(tmp_path, {"acme": 'cron = "every night"', "globex": 'cron = "0 2 * * *"\ntimezone = "Mars/Olympus"'})
-    with pytest.raises(ConfigError) as err:
+    with pytest.raises(InvalidConfigError) as err:
         load_settings(config)
     assert "tenants.acme.schedule: cron 'every night' is not a crontab line" in str(err.value)
     assert "tenants.globex.schedule.timezone: unknown time zone 'Mars/Olympus'" in str(err.value)

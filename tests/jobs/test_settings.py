@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs.errors import ConfigError
+from jobs.errors import InvalidConfigError
 from jobs.settings import crontab_weekdays, load_settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -38,14 +38,14 @@ def test_example_config_is_valid_and_targets_the_sandbox() -> None:
 
 def test_missing_file_is_an_error_not_an_empty_config(tmp_path: Path) -> None:
     """A config path that does not exist is reported, instead of being read as an empty config."""
-    with pytest.raises(ConfigError, match="no such config file"):
+    with pytest.raises(InvalidConfigError, match="no such config file"):
         load_settings(tmp_path / "nope.toml")
 
 
 def test_toml_syntax_error_names_the_file_and_line(tmp_path: Path) -> None:
     """Broken TOML is reported with the file and tomllib's line/column."""
     path = write(tmp_path, "[tenants.acme\nplan = 1\n")
-    with pytest.raises(ConfigError, match=r"config.toml: not valid TOML: .*line 1"):
+    with pytest.raises(InvalidConfigError, match=r"config.toml: not valid TOML: .*line 1"):
         load_settings(path)
 
 
@@ -63,7 +63,7 @@ data_centre = "XX"
 max_attempts = 0
 """,
     )
-    with pytest.raises(ConfigError) as caught:
+    with pytest.raises(InvalidConfigError) as caught:
         load_settings(path)
     message = str(caught.value)
     assert "tenants.acme.plan: missing" in message
@@ -86,13 +86,13 @@ def test_data_centre_resolves_to_zoho_hosts(tmp_path: Path, monkeypatch: pytest.
 def test_crm_must_name_exactly_one_target(tmp_path: Path) -> None:
     """A data centre and explicit URLs together are refused, and so is half of the explicit pair."""
     both = write(tmp_path, REAL_CRM + 'api_domain = "https://crm.example.com"\n')
-    with pytest.raises(ConfigError, match=r"tenants\.acme\.crm: name exactly one CRM"):
+    with pytest.raises(InvalidConfigError, match=r"tenants\.acme\.crm: name exactly one CRM"):
         load_settings(both)
     half = write(
         tmp_path,
         '[tenants.acme]\nplan = "p.toml"\n[tenants.acme.crm]\napi_domain = "https://crm.example.com"\n',
     )
-    with pytest.raises(ConfigError, match="api_domain and accounts_url go together"):
+    with pytest.raises(InvalidConfigError, match="api_domain and accounts_url go together"):
         load_settings(half)
 
 
@@ -128,13 +128,13 @@ def test_secrets_come_from_files_relative_to_the_config(tmp_path: Path, monkeypa
 def test_unreadable_secret_file_is_reported(tmp_path: Path) -> None:
     """A secret file that does not exist is a config error naming the key and the path."""
     path = write(tmp_path, REAL_CRM + '[tenants.acme.credentials]\nrefresh_token_file = "missing"\n')
-    with pytest.raises(ConfigError, match=r"refresh_token_file .*missing: cannot be read"):
+    with pytest.raises(InvalidConfigError, match=r"refresh_token_file .*missing: cannot be read"):
         load_settings(path)
 
 
 def test_missing_credentials_for_a_real_crm_say_where_to_put_them(tmp_path: Path) -> None:
     """A real CRM without credentials is an error that names the environment variables to set."""
-    with pytest.raises(ConfigError, match=r"missing client_id, client_secret, refresh_token.*TERRITORY_SYNC_TENANTS__ACME__CREDENTIALS__<SECRET>.*territory-sync connect --tenant acme"):
+    with pytest.raises(InvalidConfigError, match=r"missing client_id, client_secret, refresh_token.*TERRITORY_SYNC_TENANTS__ACME__CREDENTIALS__<SECRET>.*territory-sync connect --tenant acme"):
         load_settings(write(tmp_path, REAL_CRM))
 
 
@@ -177,16 +177,16 @@ def test_tenant_choice(tmp_path: Path) -> None:
     )
     settings = load_settings(write(tmp_path, text))
     assert settings.tenant("two")[0] == "two"
-    with pytest.raises(ConfigError, match="several tenants"):
+    with pytest.raises(InvalidConfigError, match="several tenants"):
         settings.tenant(None)
-    with pytest.raises(ConfigError, match="no tenant 'three'"):
+    with pytest.raises(InvalidConfigError, match="no tenant 'three'"):
         settings.tenant("three")
 
 
 def test_tenant_names_must_fit_environment_variables(tmp_path: Path) -> None:
     """A tenant name that could not be spelt in an environment variable is refused."""
     path = write(tmp_path, '[tenants.Acme-EU]\nplan = "p.toml"\n[tenants.Acme-EU.crm]\nsandbox = true\n')
-    with pytest.raises(ConfigError, match="tenant name 'Acme-EU' must be lower-case"):
+    with pytest.raises(InvalidConfigError, match="tenant name 'Acme-EU' must be lower-case"):
         load_settings(path)
 
 
@@ -197,7 +197,7 @@ def test_sandbox_faults_are_validated_by_the_sandbox_options(tmp_path: Path) -> 
     options = good.tenants["demo"].sandbox.fault_options()
     assert options.error_rate == 0.1
     assert options.burst_429_every == 10
-    with pytest.raises(ConfigError, match=r"tenants\.demo\.sandbox\.faults: unknown fault option\(s\) eror_rate"):
+    with pytest.raises(InvalidConfigError, match=r"tenants\.demo\.sandbox\.faults: unknown fault option\(s\) eror_rate"):
         load_settings(write(tmp_path, base + "eror_rate = 0.1\n", "bad.toml"))
 
 
@@ -225,7 +225,7 @@ def test_smtp_ca_file_is_relative_to_the_config_and_must_exist(tmp_path: Path) -
     settings = load_settings(write(tmp_path, sandbox + '[smtp]\nhost = "mail.example.com"\nca_file = "ca.pem"\n'))
     assert settings.smtp is not None
     assert settings.smtp.ca_file == tmp_path / "ca.pem"
-    with pytest.raises(ConfigError, match=r"smtp.ca_file: .*missing.pem: no such file"):
+    with pytest.raises(InvalidConfigError, match=r"smtp.ca_file: .*missing.pem: no such file"):
         load_settings(write(tmp_path, sandbox + '[smtp]\nhost = "mail.example.com"\nca_file = "missing.pem"\n'))
 
 
@@ -237,7 +237,7 @@ SANDBOX = '[tenants.demo]\nplan = "p.toml"\n[tenants.demo.crm]\nsandbox = true\n
 def config_error(tmp_path: Path, text: str | bytes) -> str:
     path = tmp_path / "config.toml"
     path.write_bytes(text if isinstance(text, bytes) else text.encode())
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(InvalidConfigError) as info:
         load_settings(path)
     return str(info.value)
 
@@ -296,7 +296,7 @@ def test_a_targets_module_that_is_not_an_api_name_is_refused(tmp_path: Path, mod
 
 
 def test_a_config_that_is_not_utf8_names_the_line(tmp_path: Path) -> None:
-    """A latin-1 config is a ConfigError naming the file and line, not a UnicodeDecodeError."""
+    """A latin-1 config is a InvalidConfigError naming the file and line, not a UnicodeDecodeError."""
     error = config_error(tmp_path, f"# caf\xe9\n{SANDBOX}".encode("latin-1"))
     assert error == f"{tmp_path / 'config.toml'}:1: the config file is not UTF-8 text (byte 6); save it as UTF-8"
 
@@ -308,7 +308,7 @@ def test_a_nul_byte_in_a_path_is_a_config_error(tmp_path: Path) -> None:
 
 
 def test_config_nested_thousands_deep_is_a_config_error(tmp_path: Path) -> None:
-    """TOML nested 100,000 deep is a ConfigError, not a RecursionError."""
+    """TOML nested 100,000 deep is a InvalidConfigError, not a RecursionError."""
     error = config_error(tmp_path, "x = " + "[" * 100_000 + "]" * 100_000 + "\n")
     assert "nested thousands deep" in error
 

@@ -9,8 +9,8 @@ import pytest
 
 from connector.models import Territory, User
 from jobs.ledger import ChangeRow
-from jobs.model import Assignment, RecordRow, Share, Snapshot
-from jobs.settle import created_ids, shows
+from jobs.sync.run_data import Assignment, RecordRow, Share, Snapshot
+from jobs.sync.settle import created_ids, shows
 
 ME = User("U0", "sync@example.com", "Sync", "active")
 ANNA = User("U1", "anna@example.com", "Anna", "active")

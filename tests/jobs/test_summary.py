@@ -7,9 +7,9 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from jobs.model import ChangeSet, Outcome, Snapshot
+from jobs.reports.summary import RunSummary, UserLine, summarize
 from jobs.settings import TargetsSettings
-from jobs.summary import RunSummary, UserLine, summarize
+from jobs.sync.run_data import ChangeSet, Outcome, Snapshot
 from mappings import TerritoryPlan
 from tests.support.snapshots import (
     AMER,

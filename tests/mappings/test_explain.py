@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mappings.explain import explain_record
+from mappings.explain_placement import explain_record
 from mappings.validate import parse_plan
 
 PLAN = parse_plan('''version = 1

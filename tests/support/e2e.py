@@ -19,9 +19,9 @@ from typing import Any
 from connector import ClientConfig, TokenStore, ZohoClient
 from connector.sandbox import Sandbox, start_sandbox
 from jobs.ledger import Ledger
-from jobs.model import ChangeSet
-from jobs.run import RunReport, run_sync
 from jobs.settings import load_settings
+from jobs.sync.run import RunReport, run_sync
+from jobs.sync.run_data import ChangeSet
 
 REPO = Path(__file__).resolve().parents[2]
 PLAN = Path(__file__).parents[1] / "jobs" / "plans" / "e2e.toml"

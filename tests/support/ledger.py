@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from jobs.ledger import Ledger
-from jobs.model import Change, ChangeSet, GuardrailResult, Reason
+from jobs.sync.run_data import Change, ChangeSet, GuardrailResult, Reason
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 

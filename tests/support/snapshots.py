@@ -10,10 +10,10 @@ from typing import Any
 
 from connector.models import Territory as CrmTerritory
 from connector.models import User
-from jobs.diff import diff
 from jobs.ledger import LedgerOwnership
-from jobs.model import Assignment, ChangeSet, RecordRow, Share, Snapshot
 from jobs.settings import TargetsSettings
+from jobs.sync.diff import diff
+from jobs.sync.run_data import Assignment, ChangeSet, RecordRow, Share, Snapshot
 from mappings import TerritoryPlan, parse_plan
 from mappings.catalogue import FieldCatalogue, FieldInfo
 

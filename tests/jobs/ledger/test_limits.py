@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from jobs.ledger import TERRITORY_BATCH, Ledger
-from jobs.model import ChangeSet, Finding
+from jobs.sync.run_data import ChangeSet, Finding
 
 
 @pytest.fixture

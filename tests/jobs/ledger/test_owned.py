@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from jobs.ledger import Ledger, LedgerError, owned_table
-from jobs.model import Change, Outcome, Reason
+from jobs.sync.run_data import Change, Outcome, Reason
 from tests.support.ledger import assign, begin, create, member, share, target_upsert
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from jobs.ledger.ownership import OwnedRow, adopted_keys, landed, owned_delta, ownership_of
 from jobs.ledger.rows import ChangeRow
-from jobs.model import Outcome
+from jobs.sync.run_data import Outcome
 
 
 def change(kind: str, seq: int = 0, *, run_id: int = 7, **fields: Any) -> ChangeRow:

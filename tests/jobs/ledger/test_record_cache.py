@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from jobs.ledger import Ledger
-from jobs.model import Assignment, RecordRow
+from jobs.sync.run_data import Assignment, RecordRow
 from tests.support.ledger import T0
 
 # ── RecordCache ──

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from jobs.ledger import Ledger, LedgerError, changes_table
-from jobs.model import Finding, Outcome
+from jobs.sync.run_data import Finding, Outcome
 from tests.support.clock import Clock
 from tests.support.ledger import T0, assign, begin, create, guard, member
 

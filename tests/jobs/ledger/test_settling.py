@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from jobs.ledger import Ledger, owned_table
-from jobs.model import Outcome
+from jobs.sync.run_data import Outcome
 from tests.support.ledger import assign, begin, create, member
 
 # ── what a killed run left pending ──

@@ -5,7 +5,7 @@
         ─render─► TOML text ─load_plan (catalogue, users)─► os.replace into place
 
 What the plan gets, per territory (every one except the org's root territory, which the plan
-never names: territories directly under it are the plan's top-level ones, as ``jobs.diff`` reads
+never names: territories directly under it are the plan's top-level ones, as ``jobs.sync.diff`` reads
 them):
 
 * ``name``, ``parent`` (a plan key), ``manager`` (email), ``permission``, ``description``;
@@ -19,7 +19,7 @@ the territories' ids (``_2``, ``_3`` … on a clash), so the same CRM always giv
 Territories are written parents first, depth first, siblings in the CRM's order.
 
 A messy tree is imported as it is, with a warning naming the id: a territory that reports to an id
-which is not a territory of the org is written without a parent (``jobs.diff`` reads such a parent
+which is not a territory of the org is written without a parent (``jobs.sync.diff`` reads such a parent
 as none, so planning the file changes nothing), a manager id that is not a user of the org is left
 out (the CRM's manager stays).
 
@@ -38,12 +38,10 @@ does not, that is a bug of this module and the error says so.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
 import re
-import sys
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -56,12 +54,8 @@ from tomlkit.items import Table
 
 from connector import Territory as CrmTerritory
 from connector import User, ZohoClient
-from jobs.crm import open_crm
-from jobs.errors import JobError
-from jobs.exits import EXIT_INCOMPLETE, EXIT_OK
-from jobs.files import write_atomically
-from jobs.model import user_refs
-from jobs.settings import load_settings
+from jobs.errors import PlanImportError
+from jobs.sync.run_data import user_refs
 from mappings import PlanValidationError, TerritoryPlan, load_plan
 from mappings import criteria as crit
 from mappings.catalogue import FieldCatalogue, criteria_catalogues
@@ -76,9 +70,6 @@ RULES: tuple[tuple[Module, str, str], ...] = (  # module, plan key, Zoho key
 )
 _MULTILINE_MEMBERS = 3  # longer member lists are written one email per line
 
-
-class PlanImportError(JobError):
-    """The CRM holds something the plan cannot express (or the output file is in the way)."""
 
 
 # ── What was read ───────────────────────────────────────────────────────────────────────────────
@@ -156,7 +147,7 @@ class Imported:
 
 
 def root_territory(territories: Iterable[CrmTerritory]) -> CrmTerritory | None:
-    """The org's root territory as ``jobs.diff`` picks it: of those reporting to none, the lowest id."""
+    """The org's root territory as ``jobs.sync.diff`` picks it: of those reporting to none, the lowest id."""
     roots = sorted((t for t in territories if t.parent_id is None), key=lambda t: t.id)
     return roots[0] if roots else None
 
@@ -199,7 +190,7 @@ def import_territories(view: CrmView) -> Imported:
             if t.parent_id in by_id:
                 parent = keys[t.parent_id]
             else:
-                # A plan names a parent by its key; a parent Zoho does not have is no parent (jobs.diff
+                # A plan names a parent by its key; a parent Zoho does not have is no parent (jobs.sync.diff
                 # reads it so), so the territory stays where it is and the plan shows no change.
                 left.append(LeftOut(key, t.name, "parent",
                                     f"reports to {t.parent_id}, which is not a territory in this org: written "
@@ -431,7 +422,7 @@ def config_relative(output: Path, config: Path) -> str:
     return os.path.relpath(output.resolve(), config.resolve().parent)
 
 
-def _refuse_overwrite(output: Path, force: bool) -> None:
+def refuse_overwrite(output: Path, force: bool) -> None:
     if output.exists() and not force:
         raise PlanImportError(f"{output} already exists: pass --force to replace it, or choose another --output")
     if output.is_dir():
@@ -440,62 +431,9 @@ def _refuse_overwrite(output: Path, force: bool) -> None:
         raise PlanImportError(f"the directory {output.parent} does not exist: create it first")
 
 
-def _blocking_message(blocking: Sequence[LeftOut]) -> str:
+def blocking_message(blocking: Sequence[LeftOut]) -> str:
     lines = [f"{len(blocking)} part(s) of the CRM's territories cannot be imported; nothing was written:"]
     lines += [f"  - {p.line()}" + (f"\n      Zoho JSON: {p.zoho_json}" if p.zoho_json else "") for p in blocking]
     lines.append("Fix them in the CRM (give users an email, replace relative dates such as ${TODAY} with "
                  "fixed dates), or pass --allow-partial to write the rest and leave these out.")
     return "\n".join(lines)
-
-
-# ── The command ─────────────────────────────────────────────────────────────────────────────────
-
-
-def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
-    parser = sub.add_parser(
-        "import", parents=[common],
-        help="write a plan file from the CRM's current territories (reads only)",
-        description="Write a plan file from the CRM's territories: hierarchy, managers, permissions, "
-                    "members and account/deal rules. Reads the CRM, never writes to it.",
-    )
-    parser.add_argument("--output", "-o", type=Path, required=True, metavar="FILE", help="the plan file to write")
-    parser.add_argument("--force", action="store_true", help="replace FILE if it exists")
-    parser.add_argument(
-        "--allow-partial", action="store_true",
-        help="write what can be imported, leave the rest out (as comments), exit 1",
-    )
-    parser.set_defaults(handler=run_import)
-
-
-def run_import(args: argparse.Namespace) -> int:
-    """Read the tenant's CRM, write the plan file, print what was written and what to do next."""
-    output: Path = args.output
-    _refuse_overwrite(output, args.force)
-    settings = load_settings(args.config)
-    name, tenant = settings.tenant(args.tenant)
-    with open_crm(tenant, settings.storage) as crm:
-        if crm.sandbox is not None:
-            source = f"the embedded sandbox (demo org, seed {tenant.sandbox.seed})"
-        else:
-            urls = tenant.crm.urls()
-            source = urls[0] if urls else "the CRM"
-        view = read_crm(crm.client)
-    imported = import_territories(view)
-    if not imported.territories:
-        raise PlanImportError(f"tenant {name!r}: the CRM has no territories besides its root territory: "
-                              "nothing to import (write the plan by hand; see examples/plan.example.toml)")
-    blocking = imported.blocking
-    if blocking and not args.allow_partial:
-        raise PlanImportError(_blocking_message(blocking))
-    text = render(imported, Header(source=source, tenant=name, output=output, config=args.config))
-    _refuse_overwrite(output, args.force)  # again: the read took a while
-    write_atomically(output, text, check=lambda temp: check_plan(temp, imported, view))
-    for p in imported.left_out:
-        print(f"{'left out' if p.blocking else 'warning'}: {p.line()}", file=sys.stderr)
-    print(f"wrote {output}: {len(imported.territories)} territories, {imported.member_count} members, "
-          f"{imported.criteria_count} criteria")
-    if blocking:
-        print(f"{len(blocking)} part(s) left out (see the comments in the file): the plan is incomplete")
-    print(f'next: set plan = "{config_relative(output, args.config)}" under [tenants.{name}] in {args.config}, '
-          f"then run `territory-sync plan --tenant {name}`")
-    return EXIT_INCOMPLETE if blocking else EXIT_OK

@@ -27,33 +27,23 @@ from typing import Any
 
 from connector import ZohoClient
 from connector.config import MAX_RECORDS_PER_TERRITORY_ACTION
-from jobs.alerts import RunEvent, notify
-from jobs.apply import CallEstimate, apply, estimate_calls
-from jobs.crm import open_crm
-from jobs.diff import diff
-from jobs.difflog import DiffLog
-from jobs.errors import JobError
-from jobs.guardrails import check_guardrails
+from jobs.errors import AlreadyRanError
 from jobs.ledger import TERRITORY_BATCH, Ledger
-from jobs.model import ChangeSet, Finding, GuardrailResult, Outcome, Snapshot, user_refs
-from jobs.pull import pull
+from jobs.ops.alerts import RunEvent, notify
+from jobs.reports.difflog import DiffLog
+from jobs.reports.summary import RunSummary, summarize
 from jobs.settings import Settings, TenantSettings
-from jobs.settle import created_ids, shows
-from jobs.summary import RunSummary, summarize
+from jobs.sync.apply import CallEstimate, apply, estimate_calls
+from jobs.sync.crm import open_crm
+from jobs.sync.diff import diff
+from jobs.sync.guardrails import check_guardrails
+from jobs.sync.pull import pull
+from jobs.sync.run_data import ChangeSet, Finding, GuardrailResult, Outcome, RunStatus, Snapshot, user_refs
+from jobs.sync.settle import created_ids, shows
 from mappings import TerritoryPlan, load_plan
 from mappings.errors import PlanError
 
 log = logging.getLogger(__name__)
-
-# Run statuses, as the ledger records them.
-SUCCEEDED = "succeeded"
-PARTIAL = "partial"  # some changes rejected, failed or left for the next run
-BLOCKED = "blocked"
-DRY_RUN = "dry_run"
-FAILED = "failed"
-INTERRUPTED = "interrupted"  # stopped by a signal; the next run converges
-BUDGET_STOPPED = "budget_stopped"  # the day's credits ran low; the rest is left for the next run
-CANCELLED = "cancelled"  # the person asked to confirm said no: nothing written
 
 Progress = Callable[[str, int, int | None], None]  # (stage, done, total)
 
@@ -64,7 +54,7 @@ class RunReport:
 
     run_id: int
     tenant: str
-    status: str
+    status: RunStatus
     dry_run: bool
     full_pull: bool
     change_set: ChangeSet
@@ -110,9 +100,6 @@ def plan_digest(plan_path: Path, plan: TerritoryPlan) -> str:
     return h.hexdigest()[:16]
 
 
-class AlreadyRanError(JobError):
-    """A run of the tenant already started at or after the time given (a schedule slot served)."""
-
 
 def run_sync(
     settings: Settings,
@@ -130,7 +117,7 @@ def run_sync(
 
     Holds the tenant's lock in the ledger for the whole run (``TenantBusyError`` when another run
     has it). Every run that starts is recorded, a plan that does not load included; a run that
-    fails, is blocked or rejects too much is alerted on (``jobs.alerts``), dry runs excepted. With
+    fails, is blocked or rejects too much is alerted on (``jobs.ops.alerts``), dry runs excepted. With
     ``unless_ran_since``, raises ``AlreadyRanError`` instead of running when a run already started
     at or after that time (the scheduler's guard against serving one slot twice)."""
     name, tenant = settings.tenant(tenant_name)
@@ -148,7 +135,7 @@ def run_sync(
                     plan = load_plan(tenant.plan, list_dirs=tenant.allowed_list_dirs)  # plan errors surface before any CRM call
                 except PlanError as exc:
                     run_id = ledger.start_run(name, mode="full", dry_run=dry_run, plan_digest="unloadable")
-                    ledger.finish_run(run_id, status=FAILED, calls=0, credits=0, error=f"{type(exc).__name__}: {exc}")
+                    ledger.finish_run(run_id, status=RunStatus.FAILED, calls=0, credits=0, error=f"{type(exc).__name__}: {exc}")
                     raise
                 digest = plan_digest(tenant.plan, plan)
                 full = full or ledger.last_plan_digest(name) != digest or not tenant.sync.incremental
@@ -238,8 +225,9 @@ def _run(
             summary = summarize(change_set, snapshot, plan)
             blocked = any(g.blocked for g in guardrails)
             if dry_run or blocked or not change_set.changes or (confirm is not None and not confirm(summary)):
-                difflog.write_planned(change_set, status="blocked" if blocked and not dry_run else "planned")
-                status = DRY_RUN if dry_run else BLOCKED if blocked else SUCCEEDED if not change_set.changes else CANCELLED
+                difflog.write_unapplied(change_set, status="blocked" if blocked and not dry_run else "planned")
+                status = (RunStatus.DRY_RUN if dry_run else RunStatus.BLOCKED if blocked
+                          else RunStatus.SUCCEEDED if not change_set.changes else RunStatus.CANCELLED)
                 outcomes: tuple[Outcome, ...] = ()
             else:
                 outcomes, status, found = _apply(client, change_set, name, tenant, ledger, run_id, difflog, stop,
@@ -267,7 +255,7 @@ def _run(
     except BaseException as exc:  # recorded, then raised as is: the CLI reports it
         ledger.finish_run(
             run_id,
-            status=INTERRUPTED if isinstance(exc, KeyboardInterrupt) else FAILED,
+            status=RunStatus.INTERRUPTED if isinstance(exc, KeyboardInterrupt) else RunStatus.FAILED,
             calls=client.stats.calls if client else 0,
             credits=client.stats.credits if client else 0,
             error=f"{type(exc).__name__}: {exc}",
@@ -277,7 +265,7 @@ def _run(
 
 def settle_unrecorded(ledger: Ledger, tenant: str, run_id: int, snapshot: Snapshot) -> dict[str, int]:
     """Settle the changes earlier runs of ``tenant`` left 'pending' (killed or failed in apply)
-    from what ``snapshot`` shows (``jobs.settle``); those it cannot judge stay pending."""
+    from what ``snapshot`` shows (``jobs.sync.settle``); those it cannot judge stay pending."""
     pending = ledger.unsettled(tenant, before_run=run_id)
     if not pending:
         return {}
@@ -315,7 +303,7 @@ def _failure_event(tenant: str, run_id: int | None, exc: BaseException) -> RunEv
     return RunEvent(
         tenant=tenant,
         run_id=run_id,
-        status=FAILED,
+        status=RunStatus.FAILED,
         dry_run=False,
         error=f"{type(exc).__name__}: {exc}",
         attempted=0,
@@ -342,7 +330,7 @@ def _apply(
     difflog: DiffLog,
     stop: threading.Event | None,
     progress: Progress | None,
-) -> tuple[tuple[Outcome, ...], str, tuple[Finding, ...]]:
+) -> tuple[tuple[Outcome, ...], RunStatus, tuple[Finding, ...]]:
     """Apply, recording every batch's outcomes in the ledger and the diff log as they come, and
     the findings Zoho's answers showed; a smaller territory batch size Zoho imposed is kept for
     the tenant's next runs."""
@@ -377,11 +365,11 @@ def _apply(
     ledger.record_findings(run_id, result.findings)
     statuses = {o.status for o in result.outcomes}
     if result.stopped == "budget":
-        status = BUDGET_STOPPED
+        status = RunStatus.BUDGET_STOPPED
     elif result.stopped == "interrupted":
-        status = INTERRUPTED
+        status = RunStatus.INTERRUPTED
     elif statuses & {"rejected", "failed", "skipped"}:
-        status = PARTIAL
+        status = RunStatus.PARTIAL
     else:
-        status = SUCCEEDED
+        status = RunStatus.SUCCEEDED
     return result.outcomes, status, result.findings

@@ -19,9 +19,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from jobs.errors import ConfigError
-from jobs.model import ChangeSet, GuardrailResult, Snapshot
+from jobs.errors import InvalidConfigError
 from jobs.settings import GuardrailSettings
+from jobs.sync.run_data import ChangeSet, GuardrailResult, Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +41,11 @@ def check_guardrails(
     territory_batch: int | None = None,
 ) -> list[GuardrailResult]:
     """One result per guardrail, in ``GUARDRAILS`` order; the run is blocked if any is ``blocked``.
-    ``estimate_credits`` comes from ``jobs.apply.estimate_calls`` with ``territory_batch``, the
+    ``estimate_credits`` comes from ``jobs.sync.apply.estimate_calls`` with ``territory_batch``, the
     records per assign/remove territories call in force (named in the budget's message)."""
     unknown = sorted(overrides - set(GUARDRAILS))
     if unknown:
-        raise ConfigError(f"--override {', '.join(unknown)}: no such guardrail; the guardrails are "
+        raise InvalidConfigError(f"--override {', '.join(unknown)}: no such guardrail; the guardrails are "
                           f"{', '.join(GUARDRAILS)}")
     results = [
         _accounts_changing(change_set, settings),

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from connector import ClientConfig, ZohoClient
 from connector.sandbox import Sandbox, start_sandbox
-from jobs.errors import ConfigError
+from jobs.errors import InvalidConfigError
 from jobs.files import private_dir
 from jobs.settings import StorageSettings, TenantSettings
 
@@ -36,7 +36,7 @@ def client_config(tenant: TenantSettings, storage: StorageSettings, sandbox: San
         urls = tenant.crm.urls()
         c = tenant.credentials
         if urls is None or c.client_id is None or c.client_secret is None or c.refresh_token is None:
-            raise ConfigError("the tenant names no CRM URLs or lacks credentials; run `territory-sync config check`")
+            raise InvalidConfigError("the tenant names no CRM URLs or lacks credentials; run `territory-sync config check`")
         api_domain, accounts_url = urls
         client_id = c.client_id.get_secret_value()
         client_secret = c.client_secret.get_secret_value()

@@ -1,4 +1,4 @@
-"""The pull: read one tenant's CRM into a ``jobs.model.Snapshot`` through ``ZohoClient``.
+"""The pull: read one tenant's CRM into a ``jobs.sync.run_data.Snapshot`` through ``ZohoClient``.
 
 What is read, in this order (each stage reported as ``progress(stage, count)``):
 
@@ -55,9 +55,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
 
 from connector import ConfigError, FatalError, PagingError, RejectedError, Territory, User, ZohoClient
-from jobs.errors import JobError
-from jobs.model import Assignment, RecordCache, RecordRow, Share, SharePermission, Snapshot
+from jobs.errors import PullError
 from jobs.settings import SyncSettings, TargetsSettings
+from jobs.sync.run_data import Assignment, RecordCache, RecordRow, Share, SharePermission, Snapshot
 from mappings.catalogue import FieldCatalogue, FieldInfo, criteria_catalogues
 from mappings.evaluate import account_rule, deal_rule, evaluate_accounts, rules_fields
 from mappings.plan import TerritoryPlan
@@ -88,9 +88,6 @@ def _utcnow() -> datetime:
 def _quiet(stage: str, count: int) -> None:
     """The default progress callback: says nothing."""
 
-
-class PullError(JobError):
-    """The CRM answered the pull with something it cannot use; the message says what and what to do."""
 
 
 def pull(

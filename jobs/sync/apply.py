@@ -1,6 +1,6 @@
 """Apply a change set to the CRM: batches within Zoho's per-call limits, phases in order, per-change outcomes.
 
-``plan_batches`` turns a ``ChangeSet`` into the calls apply will make; ``estimate_calls`` counts
+``batch_change_set`` turns a ``ChangeSet`` into the calls apply will make; ``estimate_calls`` counts
 them for the budget guardrail and the benchmark (the same code path, so the estimate is what apply
 really sends when nothing is rejected as a whole). ``apply`` sends them through the client's one
 send path::
@@ -15,8 +15,8 @@ send path::
              target.upsert              │   first, Deals removals still get a stage before adds)
              territory.delete           ┘ one stage per call, in change-set order (bottom-up)
 
-What each kind sends (``Change`` fields and ``Change.payload``, as ``jobs.diff`` fills them; a
-``territory_id`` of None is filled in by ``jobs.diff.resolve_change`` from this run's creates, and a
+What each kind sends (``Change`` fields and ``Change.payload``, as ``jobs.sync.diff`` fills them; a
+``territory_id`` of None is filled in by ``jobs.sync.diff.resolve_change`` from this run's creates, and a
 change whose territory could not be created is ``skipped`` with ``DEPENDENCY_FAILED``):
 
 ==================  ===========================================================================
@@ -92,9 +92,9 @@ from connector.config import (
 )
 from connector.paging import chunks
 from connector.transport import CREDITS_PER_CALL
-from jobs.diff import resolve_change
-from jobs.model import PHASES, Change, ChangeKind, ChangeSet, Finding, Outcome
 from jobs.settings import TargetsSettings
+from jobs.sync.diff import resolve_change
+from jobs.sync.run_data import PHASES, Change, ChangeKind, ChangeSet, Finding, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +159,7 @@ class ApplyResult:
 # ── Planning ────────────────────────────────────────────────────────────────────────────────────
 
 
-def plan_batches(change_set: ChangeSet, *, territory_batch: int = MAX_RECORDS_PER_TERRITORY_ACTION) -> list[Batch]:
+def batch_change_set(change_set: ChangeSet, *, territory_batch: int = MAX_RECORDS_PER_TERRITORY_ACTION) -> list[Batch]:
     """The calls that apply makes for ``change_set``, in order (``Batch.stage`` ascending);
     ``territory_batch`` is the records per assign/remove territories call in force for the tenant."""
     if territory_batch < 1:
@@ -235,10 +235,10 @@ def plan_batches(change_set: ChangeSet, *, territory_batch: int = MAX_RECORDS_PE
 
 
 def estimate_calls(change_set: ChangeSet, *, territory_batch: int = MAX_RECORDS_PER_TERRITORY_ACTION) -> CallEstimate:
-    """Calls and credits ``apply`` needs for ``change_set`` (from ``plan_batches``: the same path),
+    """Calls and credits ``apply`` needs for ``change_set`` (from ``batch_change_set``: the same path),
     with ``territory_batch`` records per assign/remove territories call (the size in force).
     Credits: 1 per call, and 1 per 10 records for ``target.upsert`` (zoho-api.md 7.1, [S])."""
-    batches = plan_batches(change_set, territory_batch=territory_batch)
+    batches = batch_change_set(change_set, territory_batch=territory_batch)
     by_kind: Counter[str] = Counter()
     for b in batches:
         by_kind[b.kind] += b.calls
@@ -385,7 +385,7 @@ class _Applier:
         self.territory_batch = client.territory_batch_size
 
     def run(self, concurrency: int) -> ApplyResult:
-        batches = plan_batches(self.change_set, territory_batch=self.territory_batch)
+        batches = batch_change_set(self.change_set, territory_batch=self.territory_batch)
         log.info("applying %d changes in %d calls", len(self.changes), sum(b.calls for b in batches))
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="apply") as pool:
             for stage in sorted({b.stage for b in batches}):
@@ -597,7 +597,7 @@ class _Applier:
         return [_Unit((s,), (str(c.territory_id), c.payload.get("transfer_to_id"))) for s, c in resolved]
 
     def send(self, batch: Batch, units: list[_Unit]) -> list[ItemResult]:
-        """One call for ``units`` (at most one call: ``plan_batches`` kept them within the limits)."""
+        """One call for ``units`` (at most one call: ``batch_change_set`` kept them within the limits)."""
         client, kind, module = self.client, batch.kind, batch.module or ""
         items = [u.item for u in units]
         if kind == "territory.create":

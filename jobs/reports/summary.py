@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from jobs.model import PHASES, Change, ChangeSet, Outcome, Snapshot
+from jobs.sync.run_data import PHASES, Change, ChangeSet, Outcome, Snapshot
 from mappings import TerritoryPlan, access_delta, compute_access
 
 log = logging.getLogger(__name__)

@@ -16,11 +16,29 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Literal, Protocol
 
 from connector.models import Territory, User
 from mappings import UserRef
 from mappings.catalogue import FieldCatalogue
+
+# ── A run ───────────────────────────────────────────────────────────────────────────────────────
+
+
+class RunStatus(StrEnum):
+    """A run's status, as the ledger records it, the CLI prints it and the alerts read it."""
+
+    RUNNING = "running"  # started, not finished (the ledger's row while the run goes on)
+    SUCCEEDED = "succeeded"
+    PARTIAL = "partial"  # some changes rejected, failed or left for the next run
+    FAILED = "failed"
+    BLOCKED = "blocked"  # a guardrail blocked the run: nothing written
+    INTERRUPTED = "interrupted"  # stopped by a signal, or found still running by the next run; it converges
+    BUDGET_STOPPED = "budget_stopped"  # the day's credits ran low; the rest is left for the next run
+    DRY_RUN = "dry_run"  # a dry run (the run's dry_run flag says so too)
+    CANCELLED = "cancelled"  # the person asked to confirm said no: nothing written
+
 
 # ── What the pull read ──────────────────────────────────────────────────────────────────────────
 
@@ -225,7 +243,7 @@ class Finding:
 
 @dataclass(frozen=True)
 class ChangeSet:
-    """The run's plan: changes in apply order (deterministic), and what it only reports."""
+    """The run's change set: changes in apply order (deterministic), and what it only reports."""
 
     changes: tuple[Change, ...]
     findings: tuple[Finding, ...] = ()

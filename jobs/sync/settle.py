@@ -26,7 +26,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from jobs.ledger import ChangeRow
-from jobs.model import Snapshot
+from jobs.sync.run_data import Snapshot
 
 
 def created_ids(changes: list[ChangeRow], snapshot: Snapshot) -> dict[str, str]:
@@ -101,7 +101,7 @@ def _territory_matches(current: Any, after: Mapping[str, Any], snapshot: Snapsho
 
 
 def _target_matches(change: ChangeRow, snapshot: Snapshot) -> bool:
-    """The target's compared fields (``jobs.diff._target_view``: strings, amounts to the cent). A
+    """The target's compared fields (``jobs.sync.diff._target_view``: strings, amounts to the cent). A
     field the change has no value for is not compared: the territory id of a territory created in
     the same run is filled in only when the target is sent, after the change was recorded."""
     after = change.after if isinstance(change.after, Mapping) else {}

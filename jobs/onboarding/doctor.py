@@ -10,15 +10,15 @@ Each check gives a ``Finding``: a name, ``pass``/``warn``/``fail``/``skipped``, 
 anything but a pass a ``fix`` saying what to do. When the credentials do not work, the later CRM
 checks are skipped; when the plan does not load, checks 4 to 6 are. Checks 4 and 5 do not check
 anything themselves: they run ``mappings.load_plan`` with the CRM's fields (then with its users)
-and report each problem it finds as its own finding. Check 6 runs ``jobs.run.run_sync`` as a dry
-run: the reads it makes are the next run's reads, and ``jobs.apply.estimate_calls`` prices the
+and report each problem it finds as its own finding. Check 6 runs ``jobs.sync.run.run_sync`` as a dry
+run: the reads it makes are the next run's reads, and ``jobs.sync.apply.estimate_calls`` prices the
 writes. Check 7 reads the guardrails of that dry run: one that blocks it is a failure naming the
 guardrail, its figure and the ``--override`` that lets the sync through. ``--no-estimate`` skips
 both (the dry run spends credits on reads).
 
 Only the scopes the plan needs are asked for: without a deal rule, deal inheritance or deal pin
 (and no deal assignment of the connector's in the ledger to take back) Deals are neither read nor
-probed, and no Deals scope is required (``jobs.pull.read_modules``).
+probed, and no Deals scope is required (``jobs.sync.pull.read_modules``).
 
 The OAuth scopes a tenant's sync needs are listed in one place, ``required_scopes``, each with what
 it is for. Read scopes are verified by a real call; a write scope cannot be tried without writing,
@@ -28,8 +28,6 @@ sandbox's covering rule (``ZohoCRM.modules.ALL`` covers ``ZohoCRM.modules.accoun
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -50,15 +48,14 @@ from connector import (
 )
 from connector import ConfigError as ConnectorConfigError
 from connector.auth import TOKEN_PATH, data_centre_of, refresh_answer
-from jobs.crm import open_crm
 from jobs.errors import JobError
-from jobs.exits import EXIT_INCOMPLETE, EXIT_OK
 from jobs.ledger import Ledger, TenantBusyError
-from jobs.model import user_refs
-from jobs.pull import read_modules
-from jobs.run import RunReport, run_sync
-from jobs.scopes import ScopeNeed, granted_scopes, required_scopes
-from jobs.settings import Settings, TenantSettings, load_settings
+from jobs.onboarding.needed_scopes import ScopeNeed, granted_scopes, required_scopes
+from jobs.settings import Settings, TenantSettings
+from jobs.sync.crm import open_crm
+from jobs.sync.pull import read_modules
+from jobs.sync.run import RunReport, run_sync
+from jobs.sync.run_data import user_refs
 from mappings import PlanError, PlanValidationError, Problem, TerritoryPlan, load_plan
 from mappings.catalogue import FieldCatalogue, Kind, criteria_catalogues
 from mappings.criteria import fields_of, infer_catalogue
@@ -130,7 +127,7 @@ class DoctorReport:
 
 
 def diagnose(settings: Settings, tenant_name: str | None, *, estimate: bool = True) -> DoctorReport:
-    """Run every check for one tenant (config errors raise ``ConfigError``)."""
+    """Run every check for one tenant (config errors raise ``InvalidConfigError``)."""
     name, tenant = settings.tenant(tenant_name)
     plan: TerritoryPlan | None = None
     try:
@@ -557,30 +554,4 @@ def _user_place(plan: TerritoryPlan, key: str) -> str:
     return key
 
 
-# ── CLI ─────────────────────────────────────────────────────────────────────────────────────────
-
-
-def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
-    """``territory-sync doctor [--config FILE] [--tenant NAME] [--json] [--no-estimate]``."""
-    parser = sub.add_parser(
-        "doctor", parents=[common], help="check a tenant end to end and say what to fix",
-        description="Check a tenant end to end: credentials and data centre, OAuth scopes, Territory "
-                    "Management, the plan's fields and users, and the credits left for the next sync and "
-                    "its guardrails. "
-                    "Exit 0 when nothing failed (warnings allowed), 1 when a check failed.",
-    )
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
-    parser.add_argument("--no-estimate", action="store_true",
-                        help="skip the credits and guardrails checks (their dry run spends credits on reads)")
-    parser.set_defaults(handler=run_doctor)
-
-
-def run_doctor(args: argparse.Namespace) -> int:
-    settings = load_settings(args.config)
-    report = diagnose(settings, args.tenant, estimate=not args.no_estimate)
-    print(json.dumps(report.to_json(), indent=2, default=str) if args.json else report.render())
-    return EXIT_OK if report.ok else EXIT_INCOMPLETE
-
-
-__all__ = ["DoctorReport", "Finding", "ScopeNeed", "add_parser", "diagnose", "granted_scopes", "required_scopes",
-           "run_doctor"]
+__all__ = ["DoctorReport", "Finding", "ScopeNeed", "diagnose", "granted_scopes", "required_scopes"]

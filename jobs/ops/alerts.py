@@ -40,6 +40,7 @@ import tenacity
 from connector.transport import retry_after_seconds
 from jobs.ledger import Ledger
 from jobs.settings import AlertSettings, SmtpSettings
+from jobs.sync.run_data import RunStatus
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ class RunEvent:
 
     tenant: str
     run_id: int | None  # None: the run failed before the ledger recorded it
-    status: str  # the run status: succeeded, partial, failed, blocked, interrupted, budget_stopped, ...
+    status: RunStatus
     dry_run: bool
     error: str | None  # "Type: message" of a failed run
     attempted: int  # changes the run tried to write
@@ -94,8 +95,8 @@ def alert_reasons(event: RunEvent, alerts: AlertSettings) -> list[str]:
     if event.dry_run:
         return []
     met = {
-        "failed": event.status == "failed",
-        "blocked": event.status == "blocked",
+        "failed": event.status == RunStatus.FAILED,
+        "blocked": event.status == RunStatus.BLOCKED,
         "rejected": event.attempted > 0 and event.rejected_share > alerts.rejected_share,
     }
     reasons: list[str] = []

@@ -23,7 +23,6 @@ import argparse
 import contextlib
 import getpass
 import os
-import sys
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,38 +32,14 @@ from urllib.parse import urlsplit
 
 from connector.auth import Grant, data_centre_of, exchange_grant_code, forget_tokens
 from connector.errors import AmbiguousWriteError, AuthError
-from jobs.errors import ConfigError, JobError
-from jobs.exits import EXIT_OK
+from jobs.cli.exits import EXIT_OK
+from jobs.errors import InvalidConfigError, JobError
 from jobs.files import write_atomically
-from jobs.scopes import scope_names
+from jobs.onboarding.needed_scopes import scope_names
 from jobs.settings import ENV_PREFIX, Settings, TenantSettings, load_settings
 
 GRANT_CODE_PROMPT = "Grant code (input hidden): "
 MAX_GRANT_CODE_CHARS = 500  # Zoho's are about 70; anything longer is not a grant code
-
-
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
-    """The ``connect`` subcommand."""
-    parser = sub.add_parser(
-        "connect",
-        parents=[common],
-        help="store a real CRM tenant's refresh token, made from a Zoho self client's grant code",
-        description=(
-            "Exchange a grant code (Zoho API console → Self Client → Generate Code) for the tenant's "
-            "refresh token and store it owner-only where the settings read it. The code is read from "
-            "--grant-code-file, from a hidden prompt, or as one line from standard input."
-        ),
-    )
-    parser.add_argument(
-        "--grant-code-file", type=Path, metavar="FILE",
-        help="read the grant code from FILE instead of a prompt or standard input",
-    )
-    parser.set_defaults(handler=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    """The handler: the grant code from the file, the terminal or standard input."""
-    return connect(args, stdin=sys.stdin, out=sys.stdout, err=sys.stderr)
 
 
 @dataclass(frozen=True)
@@ -110,10 +85,10 @@ def connect(
 
 
 def _target(name: str, tenant: TenantSettings) -> tuple[str, str, str, str]:
-    """(api_domain, accounts_url, client id, client secret) of a real-CRM tenant, or a ConfigError."""
+    """(api_domain, accounts_url, client id, client secret) of a real-CRM tenant, or a InvalidConfigError."""
     urls = tenant.crm.urls()
     if tenant.crm.sandbox or urls is None:
-        raise ConfigError(
+        raise InvalidConfigError(
             f"tenants.{name} runs against the embedded sandbox (crm.sandbox = true), which uses its own demo "
             "credentials: there is nothing to connect. `connect` is for a real Zoho CRM (crm.data_centre, or "
             "crm.api_domain with crm.accounts_url); to try it, run `territory-sync sandbox serve` and point a "
@@ -123,7 +98,7 @@ def _target(name: str, tenant: TenantSettings) -> tuple[str, str, str, str]:
     missing = [n for n in ("client_id", "client_secret") if getattr(creds, n) is None]
     if missing or creds.client_id is None or creds.client_secret is None:
         prefix = f"{ENV_PREFIX}TENANTS__{name.upper()}__CREDENTIALS__"
-        raise ConfigError(
+        raise InvalidConfigError(
             f"tenants.{name}.credentials: missing {' and '.join(missing)} of the Zoho self client. Set "
             + " and ".join(f"{prefix}{n.upper()}" for n in missing)
             + " in the environment, or name "
@@ -194,7 +169,7 @@ def _exchange(name: str, tenant: TenantSettings, accounts_url: str, client_id: s
         if exc.code in ("invalid_client", "invalid_client_secret"):
             dc = tenant.crm.data_centre or data_centre_of(accounts_url)
             where = f"data centre {dc}, accounts server {accounts_url}" if dc else f"accounts server {accounts_url}"
-            raise ConfigError(
+            raise InvalidConfigError(
                 f"Zoho's accounts server refused tenant {name}'s client id and secret ({exc.code}). Check "
                 f"credentials.client_id and credentials.client_secret against the self client's Client Secret "
                 f"tab, and that the self client was created in this tenant's data centre ({where}): a client "
@@ -233,7 +208,7 @@ def _check_data_centre(name: str, api_domain: str, accounts_url: str, grant: Gra
         return  # e.g. sandbox.zohoapis.<tld>: same data centre, as the refresh grant accepts
     fix = (f'set tenants.{name}.crm.data_centre = "{returned_dc}"' if returned_dc
            else f'set tenants.{name}.crm.api_domain = "{returned}" (and its accounts_url)')
-    raise ConfigError(
+    raise InvalidConfigError(
         f"Zoho's accounts server at {accounts_url} says the org that granted this code lives at {returned} "
         f"(data centre {returned_dc or 'not a known one'}), but tenant {name} is configured for {configured} "
         f"(data centre {configured_dc or 'not a known one: explicit URLs'}): the org lives in another data centre. Nothing was "

@@ -34,7 +34,7 @@ from typing import IO, Any, Final, Literal
 
 from jobs.files import append_private, private_dir
 from jobs.ledger import json_text
-from jobs.model import Change, ChangeSet, Outcome
+from jobs.sync.run_data import Change, ChangeSet, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +152,7 @@ class DiffLog:
             lines.append(line)
         self._write(lines)
 
-    def write_planned(
+    def write_unapplied(
         self, change_set: ChangeSet, *, status: UnappliedStatus = "planned", message: str | None = None
     ) -> None:
         """Every change of a dry run (``planned``) or of a blocked run (``blocked``, with the

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from connector.scopes import scope_covers
-from jobs.pull import read_modules
 from jobs.settings import TenantSettings
+from jobs.sync.pull import read_modules
 from mappings import PlanError, TerritoryPlan, load_plan
 
 
@@ -41,10 +41,10 @@ def required_scopes(
     tenant: TenantSettings, plan: TerritoryPlan | None, *, bulk_modules: Sequence[str] = (),
     owned_deals: bool = False,
 ) -> tuple[ScopeNeed, ...]:
-    """Every scope this tenant's sync needs: what ``jobs.pull`` reads and ``jobs.apply`` writes
+    """Every scope this tenant's sync needs: what ``jobs.sync.pull`` reads and ``jobs.sync.apply`` writes
     (zoho-api.md 1.4). ``plan`` None (it does not load): the most any plan needs (deals, sharing).
     ``bulk_modules``: modules past ``sync.bulk_read_above`` records, read with Bulk Read.
-    Deals scopes only when the sync reads Deals (``jobs.pull.read_modules``: the plan assigns
+    Deals scopes only when the sync reads Deals (``jobs.sync.pull.read_modules``: the plan assigns
     deals, or ``owned_deals``, the ledger holds deal assignments of the connector to take back)."""
     deals = plan is None or "Deals" in read_modules(plan, owned_deals=owned_deals)
     needs = [

@@ -3,7 +3,7 @@
 Pure: ``diff`` reads a ``Snapshot``, a ``TerritoryPlan`` and the ledger's ``Ownership`` and returns
 the ordered, deterministic change set a run would apply (a dry run prints exactly that).
 
-What it decides, in apply order (``jobs.model.PHASES``):
+What it decides, in apply order (``jobs.sync.run_data.PHASES``):
 
 * **Territories.** A plan key is the CRM territory the ledger maps it to, else a CRM territory of
   the same name (case-insensitive; adopted, never deleted), else ``territory.create``. A created
@@ -47,7 +47,8 @@ from typing import Any
 
 from connector.models import Territory as CrmTerritory
 from connector.models import User
-from jobs.model import (
+from jobs.settings import TargetsSettings
+from jobs.sync.run_data import (
     PHASES,
     AssignedHow,
     Assignment,
@@ -64,7 +65,6 @@ from jobs.model import (
     SharePermission,
     Snapshot,
 )
-from jobs.settings import TargetsSettings
 from mappings import (
     MAX_TERRITORIES_PER_ACCOUNT,
     MAX_TERRITORIES_PER_DEAL,

@@ -19,15 +19,13 @@ Decisions:
   started at or after the slot's fire time (``Ledger.ran_since``), and skips.
 * **SIGTERM / SIGINT**: no new runs start; a running sync finishes its current batch, stops, and is
   recorded as ``interrupted`` (the next run converges); then the process exits 0.
-* The job function is referenced by name (``jobs.schedule:scheduled_sync``) with plain arguments
+* The job function is referenced by name (``jobs.ops.schedule:scheduled_sync``) with plain arguments
   (config path, tenant): the settings are read afresh for every run, so an edited plan, rotated
   secret or new guardrail takes effect without a restart (a changed *schedule* needs one).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import signal
 import threading
@@ -46,16 +44,17 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 
 from connector.errors import ConnectorError
-from jobs.errors import JobError
-from jobs.exits import EXIT_OK
+from jobs.cli.exits import EXIT_OK
+from jobs.errors import AlreadyRanError, JobError
 from jobs.ledger import Ledger, RunRow, TenantBusyError, create_engine_for
-from jobs.run import AlreadyRanError, run_sync
 from jobs.settings import ScheduleSettings, Settings, load_settings
+from jobs.sync.run import run_sync
+from jobs.sync.run_data import RunStatus
 from mappings.errors import PlanError
 
 log = logging.getLogger(__name__)
 
-JOB_FUNC: Final = "jobs.schedule:scheduled_sync"
+JOB_FUNC: Final = "jobs.ops.schedule:scheduled_sync"
 JOB_TABLE: Final = "apscheduler_jobs"
 NEXT_RUNS_SHOWN: Final = 3
 
@@ -87,10 +86,10 @@ def scheduled_sync(config_path: str, tenant: str) -> str:
         return "already_ran"
     except (JobError, ConnectorError, PlanError) as exc:
         log.error("tenant %s: scheduled sync failed: %s: %s", tenant, type(exc).__name__, exc)
-        return "failed"
+        return RunStatus.FAILED
     except Exception:
         log.exception("tenant %s: scheduled sync failed with an unexpected error", tenant)
-        return "failed"
+        return RunStatus.FAILED
     log.info("tenant %s: scheduled run %s %s", tenant, report.run_id, report.status)
     return report.status
 
@@ -332,39 +331,8 @@ def describe(settings: Settings, *, stored: dict[str, datetime] | None = None) -
     return lines
 
 
-# ── CLI ─────────────────────────────────────────────────────────────────────────────────────────
-
-
-def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
-    parser = sub.add_parser(
-        "schedule",
-        parents=[common],
-        help="run the scheduler (every tenant with a [tenants.NAME.schedule]); `schedule list` shows it",
-    )
-    actions = parser.add_subparsers(dest="schedule_command", metavar="ACTION")
-    parser.set_defaults(handler=_serve)
-    listing = actions.add_parser("list", parents=[common], help="each tenant's next run times and last run's result")
-    listing.add_argument("--json", action="store_true", help="machine-readable output")
-    listing.set_defaults(handler=_list)
-
-
-def _serve(args: argparse.Namespace) -> int:
-    settings = load_settings(args.config)
-    return serve(settings, args.config)
-
-
-def _list(args: argparse.Namespace) -> int:
-    settings = load_settings(args.config)
-    if args.json:
-        print(json.dumps([s.to_json() for s in tenant_schedules(settings)], indent=2, default=str))
-    else:
-        print("\n".join(describe(settings)))
-    return EXIT_OK
-
-
 __all__ = [
     "TenantSchedule",
-    "add_parser",
     "build_scheduler",
     "current_slot",
     "reconcile",

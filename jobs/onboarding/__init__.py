@@ -1,0 +1,1 @@
+"""Bringing a CRM in: connect (OAuth grant), import its territories as a plan, doctor, needed scopes."""

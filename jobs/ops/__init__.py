@@ -1,0 +1,1 @@
+"""Running unattended: the scheduler (one APScheduler process) and the alerts it sends."""
