@@ -50,9 +50,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from jobs.ledger.engine import LedgerError, create_engine_for, json_text
+from jobs.errors import LedgerError, TenantBusyError
+from jobs.ledger.engine import create_engine_for, json_text
 from jobs.ledger.limits import TERRITORY_BATCH, TenantLimits
-from jobs.ledger.locks import TenantBusyError, TenantLocks, lock_holder_id
+from jobs.ledger.locks import TenantLocks, lock_holder_id
 from jobs.ledger.migrate import MIGRATIONS_DIR, alembic_config, current_revision, upgrade
 from jobs.ledger.notifications import Notifications
 from jobs.ledger.owned import OwnedStore

@@ -17,14 +17,10 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
-from jobs.errors import JobError
+from jobs.errors import LedgerError
 from jobs.files import PRIVATE_FILE, private_dir, tighten_mode
 
 ID_LOOKUP_CHUNK: Final = 500  # ids per IN (...) clause, well under SQLite's variable limit
-
-
-class LedgerError(JobError):
-    """The ledger database cannot be opened, migrated or written. The message says which and why."""
 
 
 def create_engine_for(url: str) -> Engine:

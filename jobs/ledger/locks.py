@@ -14,25 +14,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from jobs.errors import JobError
-from jobs.ledger.engine import LedgerError, utc
+from jobs.errors import LedgerError, TenantBusyError
+from jobs.ledger.engine import utc
 from jobs.ledger.schema import tenant_locks_table
 from jobs.ledger.store import LedgerStore
 
 log = logging.getLogger("jobs.ledger")  # one logger for the whole ledger package
-
-
-class TenantBusyError(JobError):
-    """Another process (or thread) is running this tenant now; ``holder`` says which."""
-
-    def __init__(self, tenant: str, holder: str, since: datetime) -> None:
-        super().__init__(
-            f"tenant {tenant!r} is being synced by {holder} since {since.isoformat(timespec='seconds')}; "
-            "one run per tenant at a time: wait for it to finish (see `territory-sync runs list`)"
-        )
-        self.tenant = tenant
-        self.holder = holder
-        self.since = since
 
 
 class TenantLocks(LedgerStore):

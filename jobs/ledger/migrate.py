@@ -10,7 +10,8 @@ from typing import Any, Final
 from sqlalchemy import Connection, Engine, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from jobs.ledger.engine import LedgerError, driver_cause, redacted_url
+from jobs.errors import LedgerError
+from jobs.ledger.engine import driver_cause, redacted_url
 from jobs.ledger.schema import SCHEMA_REVISION
 
 MIGRATIONS_DIR: Final = Path(__file__).resolve().parent.parent / "migrations"

@@ -16,7 +16,8 @@ from sqlalchemy import (
     update,
 )
 
-from jobs.ledger.engine import ID_LOOKUP_CHUNK, LedgerError, chunks, utc
+from jobs.errors import LedgerError
+from jobs.ledger.engine import ID_LOOKUP_CHUNK, chunks, utc
 from jobs.ledger.owned import adopt_pending, apply_to_owned, territory_ids_of
 from jobs.ledger.ownership import EFFECTIVE, landed
 from jobs.ledger.rows import ChangeRow, RunRow, change_row, change_values, matches_user, run_row
@@ -32,7 +33,7 @@ from jobs.ledger.schema import (
     runs_table,
 )
 from jobs.ledger.store import LedgerStore
-from jobs.sync.run_data import ChangeSet, Finding, GuardrailResult, Outcome
+from jobs.sync.run_data import ChangeSet, Finding, GuardrailResult, Outcome, RunStatus
 
 log = logging.getLogger("jobs.ledger")  # one logger for the whole ledger package
 
@@ -49,7 +50,7 @@ class RunLog(LedgerStore):
             stale = [
                 row.id
                 for row in conn.execute(
-                    select(runs_table.c.id).where(runs_table.c.tenant == tenant, runs_table.c.status == "running")
+                    select(runs_table.c.id).where(runs_table.c.tenant == tenant, runs_table.c.status == RunStatus.RUNNING)
                 )
             ]
             for run_id in stale:
@@ -59,7 +60,7 @@ class RunLog(LedgerStore):
                 conn.execute(
                     update(runs_table)
                     .where(runs_table.c.id.in_(stale))
-                    .values(status="interrupted", error="found still running when the next run started")
+                    .values(status=RunStatus.INTERRUPTED, error="found still running when the next run started")
                 )
             result = conn.execute(
                 runs_table.insert().values(
@@ -67,7 +68,7 @@ class RunLog(LedgerStore):
                     mode=mode,
                     dry_run=dry_run,
                     started_at=self._now(),
-                    status="running",
+                    status=RunStatus.RUNNING,
                     plan_digest=plan_digest,
                     counts={},
                     calls=0,
@@ -232,14 +233,14 @@ class RunLog(LedgerStore):
             tenant = conn.execute(select(runs_table.c.tenant).where(runs_table.c.id == run_id)).scalar_one_or_none()
             if tenant is None:
                 raise LedgerError(f"run {run_id} is not in the ledger; nothing to finish")
-            if status in ("blocked", "cancelled"):
-                why = "blocked by a guardrail" if status == "blocked" else "cancelled when asked to confirm"
+            if status in (RunStatus.BLOCKED, RunStatus.CANCELLED):
+                why = "blocked by a guardrail" if status == RunStatus.BLOCKED else "cancelled when asked to confirm"
                 conn.execute(
                     update(changes_table)
                     .where(changes_table.c.run_id == run_id, changes_table.c.status == "pending")
                     .values(status="skipped", message=f"not attempted: the run was {why}")
                 )
-            elif status in ("failed", "interrupted"):
+            elif status in (RunStatus.FAILED, RunStatus.INTERRUPTED):
                 adopt_pending(conn, tenant, run_id)
             conn.execute(
                 update(runs_table)
@@ -354,7 +355,7 @@ class RunLog(LedgerStore):
 
 def store_usage(conn: Connection, run_id: int, calls: int, credits: int) -> None:
     conn.execute(
-        update(runs_table).where(runs_table.c.id == run_id, runs_table.c.status == "running")
+        update(runs_table).where(runs_table.c.id == run_id, runs_table.c.status == RunStatus.RUNNING)
         .values(calls=calls, credits=credits)
     )
 

@@ -23,25 +23,17 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from jobs.sync.run_data import RunStatus
+
 # The newest migration in MIGRATIONS_DIR: the schema this module's tables describe (a test keeps
 # them equal). A database already there is opened without starting Alembic.
 SCHEMA_REVISION: Final = "0003_limits"
 
 RUN_MODES: Final = ("full", "incremental")
-RUN_STATUSES: Final = (
-    "running",
-    "succeeded",
-    "partial",  # some changes rejected, or left for the next run
-    "failed",
-    "blocked",
-    "interrupted",  # found still 'running' when the tenant's next run started: a crash or a kill
-    "budget_stopped",
-    "dry_run",  # a dry run that planned (the run's dry_run flag says so too)
-    "cancelled",  # the person asked to confirm said no: nothing written
-)
-FINAL_STATUSES: Final = tuple(s for s in RUN_STATUSES if s != "running")
+RUN_STATUSES: Final = tuple(RunStatus)  # the one list (jobs.sync.run_data.RunStatus), as stored
+FINAL_STATUSES: Final = tuple(s for s in RunStatus if s is not RunStatus.RUNNING)
 # Runs that wrote nothing: their digest is not "the plan last applied", their rejections are none.
-WROTE_NOTHING: Final = ("running", "blocked", "dry_run", "cancelled")
+WROTE_NOTHING: Final = (RunStatus.RUNNING, RunStatus.BLOCKED, RunStatus.DRY_RUN, RunStatus.CANCELLED)
 CHANGE_STATUSES: Final = (
     "planned", "pending", "applied", "already", "scheduled", "rejected", "skipped", "failed",
     "not_applied",  # left pending by a killed run, and the next run's pull does not show it in the CRM

@@ -9,13 +9,14 @@ from collections.abc import Sequence
 
 from sqlalchemy import bindparam, select, update
 
-from jobs.ledger.engine import LedgerError
+from jobs.errors import LedgerError
 from jobs.ledger.owned import apply_to_owned, territory_ids_of
 from jobs.ledger.ownership import adopted_keys
 from jobs.ledger.rows import ChangeRow, change_row
 from jobs.ledger.runs import store_counts
 from jobs.ledger.schema import changes_table, owned_table, runs_table
 from jobs.ledger.store import LedgerStore
+from jobs.sync.run_data import RunStatus
 
 log = logging.getLogger("jobs.ledger")  # one logger for the whole ledger package
 
@@ -33,7 +34,7 @@ class Settling(LedgerStore):
                 runs_table.c.tenant == tenant,
                 runs_table.c.id < before_run,
                 runs_table.c.dry_run.is_(False),
-                runs_table.c.status != "running",
+                runs_table.c.status != RunStatus.RUNNING,
                 changes_table.c.status == "pending",
             )
             .order_by(changes_table.c.run_id, changes_table.c.seq)

@@ -12,7 +12,8 @@ from typing import Self
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from jobs.ledger.engine import LedgerError, driver_cause, redacted_url, utc
+from jobs.errors import LedgerError
+from jobs.ledger.engine import driver_cause, redacted_url, utc
 
 
 class LedgerStore:

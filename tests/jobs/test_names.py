@@ -59,7 +59,7 @@ def _exception_classes() -> dict[str, list[str]]:
 
 def test_one_class_per_error_name_and_the_jobs_tree_in_jobs_errors() -> None:
     """No two public exception classes of connector, mappings and jobs share a name (ConfigError is the
-    connector's alone), and every jobs error is defined in jobs.errors (the ledger's two until it is split)."""
+    connector's alone), and every jobs error is defined in jobs.errors."""
     import jobs.errors as jobs_errors
 
     found = _exception_classes()
@@ -72,7 +72,7 @@ def test_one_class_per_error_name_and_the_jobs_tree_in_jobs_errors() -> None:
     )
     assert job_errors == [
         ("AlreadyRanError", "jobs.errors"), ("InvalidConfigError", "jobs.errors"), ("JobError", "jobs.errors"),
-        ("LedgerError", "jobs.ledger"), ("PlanImportError", "jobs.errors"), ("PullError", "jobs.errors"),
-        ("TenantBusyError", "jobs.ledger"),
+        ("LedgerError", "jobs.errors"), ("PlanImportError", "jobs.errors"), ("PullError", "jobs.errors"),
+        ("TenantBusyError", "jobs.errors"),
     ]
 
